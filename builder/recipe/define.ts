@@ -1,0 +1,107 @@
+/**
+ * Recipe vocabulary: boards, layers and images, typed.
+ *
+ * A board says what hardware needs (architecture, kernel and firmware packages, partitions,
+ * bootloader, how QEMU boots it); a layer says what a feature adds (packages, overlay files,
+ * commands, typed variables); an image picks one board, an ordered list of layers and variable
+ * values. Every variable is declared once here, with its description and default: the lab YAML
+ * schema, `clic-image list` and the plan are generated from these declarations.
+ *
+ *   export default defineLayer({
+ *     name: 'base', description: 'Debian base system',
+ *     packages: ['systemd-sysv'],
+ *     vars: { hostname: { type: 'string', default: 'clic', description: 'host name' } },
+ *   });
+ */
+
+export type Arch = 'amd64' | 'arm64' | 'armhf';
+
+interface VarCommon {
+  description: string;
+}
+export type VarSpec =
+  | (VarCommon & { type: 'string'; default: string; pattern?: string; minLength?: number; maxLength?: number })
+  | (VarCommon & { type: 'bool'; default: boolean })
+  | (VarCommon & { type: 'int'; default: number; min?: number; max?: number })
+  | (VarCommon & { type: 'enum'; default: string; values: readonly string[] })
+  | (VarCommon & { type: 'list'; default: readonly string[]; itemPattern?: string });
+
+export type VarValue = string | number | boolean | readonly string[];
+export type VarValues = Record<string, VarValue>;
+
+export interface LayerDef {
+  /** Unique name; the overlay folder is `overlays/<name>/` when it exists. */
+  name: string;
+  description: string;
+  /** Layers that must come earlier in the image's list. */
+  requires?: readonly string[];
+  /** Debian packages installed during bootstrap (one dependency resolution for the whole image). */
+  packages?: readonly string[];
+  /** Shell commands run inside the image (chroot), after the overlay is copied. Variables are
+   *  exported as CLIC_<VAR> (upper snake case) environment variables. */
+  commands?: readonly string[];
+  vars?: Record<string, VarSpec>;
+}
+
+export type FsType = 'vfat' | 'ext4';
+
+export interface PartitionDef {
+  /** Filesystem label; the root partition is found by it (LABEL=…). */
+  label: string;
+  fs: FsType;
+  /** Where the partition is mounted on the running system; its content is that rootfs folder. */
+  mountpoint: string;
+  /** Size in MiB; omitted for the root partition, which is sized from its content. */
+  sizeMiB?: number;
+  /** Partition type: an MBR type byte (`c`, `83`) or a GPT type (`U` for ESP, `L` for Linux). */
+  type: string;
+  bootable?: boolean;
+}
+
+export interface QemuBoot {
+  /** `virt-uefi`: x86_64 with OVMF; `raspi3b`: kernel, DTB and initrd read from the image's FAT
+   *  partition; `virt-direct`: arm64 `virt` machine, kernel and initrd from the FAT partition. */
+  machine: 'x86_64-uefi' | 'raspi3b' | 'aarch64-virt';
+  /** Path of the DTB inside the boot partition, for machines that need one. */
+  dtb?: string;
+  /** Console device on that machine's serial port. */
+  console: string;
+  memoryMiB: number;
+}
+
+export type BootloaderKind = 'raspi-firmware' | 'systemd-boot-efi';
+
+export interface BoardDef {
+  name: string;
+  description: string;
+  arch: Arch;
+  /** Debian archive components the board needs (e.g. non-free-firmware for the Pi firmware). */
+  components: readonly string[];
+  /** Kernel, firmware and bootloader packages. */
+  packages: readonly string[];
+  /** Kernel console arguments for the serial console. */
+  consoles: readonly string[];
+  partitionTable: 'dos' | 'gpt';
+  /** Partitions in disk order; exactly one has mountpoint `/`. */
+  partitions: readonly PartitionDef[];
+  bootloader: BootloaderKind;
+  /** initramfs-tools MODULES= policy; `list` uses initramfsModules only (fast, board-specific). */
+  initramfsModules?: readonly string[];
+  qemu: QemuBoot;
+}
+
+export interface ImageDef {
+  name: string;
+  description: string;
+  board: string;
+  /** Layer names, in the order they are applied. */
+  layers: readonly string[];
+  /** Variable values, keyed by layer then variable name. */
+  vars?: Record<string, VarValues>;
+  /** Debian suite; bookworm by default. */
+  suite?: string;
+}
+
+export const defineBoard = (board: BoardDef): BoardDef => board;
+export const defineLayer = (layer: LayerDef): LayerDef => layer;
+export const defineImage = (image: ImageDef): ImageDef => image;

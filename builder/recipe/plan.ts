@@ -1,0 +1,172 @@
+/**
+ * resolvePlan: image recipe + registry + build options → the complete, printable build plan.
+ * Pure: no file system, no clock, no network. Checks what TypeScript cannot (names that exist,
+ * layer order, variable values) and throws a RecipeError listing every problem at once.
+ *
+ *   const plan = resolvePlan(image, 'recipes/images/clic-rpi4.ts', registry, { outDir: 'out' });
+ *   plan.steps.map((s) => s.name); // ['host-tools', 'bootstrap', 'layer:base', …, 'checksum']
+ */
+import { createHash } from 'node:crypto';
+import { Ajv } from 'ajv';
+import type { BoardDef, ImageDef, PartitionDef, VarValues } from './define.ts';
+import type { Registry } from './registry.ts';
+import { RecipeError, type RecipeProblem } from '../errors.ts';
+import { closeMatches, IMAGE_NAME_PATTERN } from './schema.ts';
+import { defaultsOf, envName, envValue, varSchema } from './vars.ts';
+
+export interface BuildOptions {
+  /** Where the .img and its checksum are written. */
+  outDir: string;
+  /** Debian mirror URL for bootstrap; mmdebstrap's default when unset. */
+  mirror?: string;
+  /** Timestamp used for every file date in the image (SOURCE_DATE_EPOCH). */
+  sourceDateEpoch: number;
+}
+
+export interface PlannedLayer {
+  name: string;
+  description: string;
+  packages: string[];
+  /** Absolute overlay folder, or null when the layer has none. */
+  overlay: string | null;
+  commands: string[];
+  vars: VarValues;
+  /** Environment given to the layer's commands. */
+  env: Record<string, string>;
+}
+
+export interface PlannedPartition extends PartitionDef {
+  /** Filesystem UUID (ext4) or volume id (vfat, 8 hex digits), derived from the recipe. */
+  fsId: string;
+}
+
+export interface PlanStep {
+  name: string;
+  description: string;
+}
+
+export interface Plan {
+  image: string;
+  description: string;
+  recipeFile: string;
+  board: BoardDef;
+  suite: string;
+  mirror: string | null;
+  components: string[];
+  /** Every package the image installs, sorted: board's then layers'. */
+  packages: string[];
+  layers: PlannedLayer[];
+  partitions: PlannedPartition[];
+  /** MBR disk signature (dos) or disk GUID (gpt), derived from the recipe. */
+  diskId: string;
+  sourceDateEpoch: number;
+  output: { dir: string; img: string; sha256: string };
+  steps: PlanStep[];
+}
+
+function derivedHex(seed: string, what: string, length: number): string {
+  return createHash('sha256').update(`${seed}\0${what}`).digest('hex').slice(0, length);
+}
+
+function derivedUuid(seed: string, what: string): string {
+  const h = derivedHex(seed, what, 32).split('');
+  h[12] = '4'; // RFC 4122 version 4 layout (random-looking, derived deterministically)
+  h[16] = ['8', '9', 'a', 'b'][parseInt(h[16], 16) % 4];
+  const s = h.join('');
+  return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
+}
+
+export function resolvePlan(image: ImageDef, recipeFile: string, registry: Registry, options: BuildOptions): Plan {
+  const problems: RecipeProblem[] = [];
+  if (!new RegExp(IMAGE_NAME_PATTERN).test(image.name)) {
+    problems.push({ path: '/name', message: `"${image.name}" is not a valid image name — expected lower-case letters, digits and dashes` });
+  }
+  const board = registry.boards.get(image.board);
+  if (!board) {
+    const close = closeMatches(image.board, registry.boards.keys());
+    problems.push({
+      path: '/board',
+      message: `unknown board "${image.board}" — ` + (close.length ? `did you mean ${close.join(' or ')}?` : `boards: ${[...registry.boards.keys()].join(', ')}`),
+    });
+  }
+  const ajv = new Ajv({ allErrors: true, strict: true });
+  const layers: PlannedLayer[] = [];
+  const seen = new Set<string>();
+  image.layers.forEach((name, i) => {
+    const layer = registry.layers.get(name);
+    if (!layer) {
+      const close = closeMatches(name, registry.layers.keys());
+      problems.push({ path: `/layers/${i}`, message: `unknown layer "${name}"` + (close.length ? ` — did you mean ${close.join(' or ')}?` : '') });
+      return;
+    }
+    for (const req of layer.requires ?? []) {
+      if (!seen.has(req)) problems.push({ path: `/layers/${i}`, message: `layer "${name}" requires layer "${req}" earlier in the list` });
+    }
+    if (seen.has(name)) problems.push({ path: `/layers/${i}`, message: `layer "${name}" is listed twice` });
+    seen.add(name);
+    const values: VarValues = { ...defaultsOf(layer.vars), ...(image.vars?.[name] ?? {}) };
+    for (const [key, value] of Object.entries(image.vars?.[name] ?? {})) {
+      const spec = layer.vars?.[key];
+      if (!spec) {
+        const close = closeMatches(key, Object.keys(layer.vars ?? {}));
+        problems.push({ path: `/vars/${name}/${key}`, message: `layer "${name}" has no variable "${key}"` + (close.length ? ` — did you mean ${close.join(' or ')}?` : '') });
+        continue;
+      }
+      const validate = ajv.compile(varSchema(spec));
+      if (!validate(value)) {
+        problems.push({ path: `/vars/${name}/${key}`, message: `${JSON.stringify(value)}: ${validate.errors?.[0]?.message ?? 'invalid'} (${spec.description})` });
+      }
+    }
+    layers.push({
+      name,
+      description: layer.description,
+      packages: [...(layer.packages ?? [])],
+      overlay: registry.overlays.get(name) ?? null,
+      commands: [...(layer.commands ?? [])],
+      vars: values,
+      env: Object.fromEntries(Object.entries(values).map(([k, v]) => [envName(k), envValue(v)])),
+    });
+  });
+  for (const layerName of Object.keys(image.vars ?? {})) {
+    if (!image.layers.includes(layerName)) {
+      problems.push({ path: `/vars/${layerName}`, message: `layer "${layerName}" is not part of this image (layers: ${image.layers.join(', ')})` });
+    }
+  }
+  if (board) {
+    const roots = board.partitions.filter((p) => p.mountpoint === '/');
+    if (roots.length !== 1) problems.push({ path: '/board', message: `board "${board.name}" must have exactly one partition mounted at /` });
+  }
+  if (problems.length || !board) throw new RecipeError(recipeFile, problems);
+
+  const seed = `${image.name}\0${board.name}`;
+  const partitions = board.partitions.map((p) => ({
+    ...p,
+    fsId: p.fs === 'vfat' ? derivedHex(seed, `vfat:${p.label}`, 8) : derivedUuid(seed, `ext4:${p.label}`),
+  }));
+  const packages = [...new Set([...board.packages, ...layers.flatMap((l) => l.packages)])].sort();
+  const img = `${image.name}.img`;
+  return {
+    image: image.name,
+    description: image.description,
+    recipeFile,
+    board,
+    suite: image.suite ?? 'bookworm',
+    mirror: options.mirror ?? null,
+    components: [...new Set(['main', ...board.components])],
+    packages,
+    layers,
+    partitions,
+    diskId: board.partitionTable === 'dos' ? `0x${derivedHex(seed, 'disk', 8)}` : derivedUuid(seed, 'disk').toUpperCase(),
+    sourceDateEpoch: options.sourceDateEpoch,
+    output: { dir: options.outDir, img, sha256: `${img}.sha256` },
+    steps: [
+      { name: 'host-tools', description: 'check host tools; enable qemu-user binfmt for a foreign architecture' },
+      { name: 'bootstrap', description: `mmdebstrap ${image.suite ?? 'bookworm'} ${board.arch} with ${packages.length} packages` },
+      ...layers.map((l) => ({ name: `layer:${l.name}`, description: l.description })),
+      { name: 'finalize', description: `initramfs once, ${board.bootloader} boot files, strip build leftovers` },
+      { name: 'filesystems', description: partitions.map((p) => `${p.fs} ${p.label}`).join(', ') },
+      { name: 'disk', description: `${board.partitionTable} partition table, partitions placed with dd` },
+      { name: 'checksum', description: `sha256, then ${img} under its final name` },
+    ],
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * JSON schema of a lab's YAML file, generated from the registry's declarations (image names,
+ * board names, every layer variable with its type, description and default), and the function
+ * that turns ajv's errors into located, readable problems.
+ *
+ *   # my-lab.yaml
+ *   extends: clic-rpi4
+ *   vars:
+ *     base: { hostname: atelier }
+ */
+import type { ErrorObject } from 'ajv';
+import type { Registry } from './registry.ts';
+import type { RecipeProblem } from '../errors.ts';
+import { varSchema } from './vars.ts';
+
+export const IMAGE_NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
+
+export function labSchema(registry: Registry): Record<string, unknown> {
+  const layerVars: Record<string, unknown> = {};
+  for (const layer of registry.layers.values()) {
+    layerVars[layer.name] = {
+      type: 'object',
+      description: layer.description,
+      additionalProperties: false,
+      properties: Object.fromEntries(Object.entries(layer.vars ?? {}).map(([k, v]) => [k, varSchema(v)])),
+    };
+  }
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    title: 'clic-image lab recipe',
+    type: 'object',
+    additionalProperties: false,
+    required: ['extends'],
+    properties: {
+      extends: { type: 'string', enum: [...registry.images.keys()], description: 'the image this lab build starts from' },
+      name: { type: 'string', pattern: IMAGE_NAME_PATTERN, description: 'name of the output image (default: the file name)' },
+      description: { type: 'string', description: 'one line about this image' },
+      board: { type: 'string', enum: [...registry.boards.keys()], description: 'build for another board than the image’s' },
+      suite: { type: 'string', enum: ['bookworm', 'trixie'], description: 'Debian suite', default: 'bookworm' },
+      vars: {
+        type: 'object',
+        description: 'variable values, by layer',
+        additionalProperties: false,
+        properties: layerVars,
+      },
+    },
+  };
+}
+
+export function closeMatches(word: string, candidates: Iterable<string>, max = 3): string[] {
+  return [...candidates]
+    .map((c) => ({ c, d: editDistance(word.toLowerCase(), c.toLowerCase()) }))
+    .filter(({ c, d }) => d <= Math.max(2, Math.floor(c.length / 3)))
+    .sort((a, b) => a.d - b.d)
+    .slice(0, max)
+    .map(({ c }) => c);
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length];
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** ajv errors → one readable problem per location (the most specific error wins). */
+export function ajvProblems(errors: ErrorObject[], data: unknown): RecipeProblem[] {
+  const byPath = new Map<string, RecipeProblem>();
+  for (const e of errors) {
+    let path = e.instancePath;
+    let message: string;
+    const got = valueAt(data, path);
+    switch (e.keyword) {
+      case 'additionalProperties': {
+        const prop = (e.params as { additionalProperty: string }).additionalProperty;
+        path = `${path}/${prop}`;
+        const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});
+        const close = closeMatches(prop, allowed);
+        message = `unknown field "${prop}"` + (close.length ? ` — did you mean ${close.map((c) => `"${c}"`).join(' or ')}?` : allowed.length ? ` — expected one of: ${allowed.join(', ')}` : ' — this layer has no variables');
+        break;
+      }
+      case 'enum': {
+        const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
+        const close = typeof got === 'string' ? closeMatches(got, allowed) : [];
+        message = `${JSON.stringify(got)} is not allowed — expected one of: ${allowed.join(', ')}` + (close.length ? ` (did you mean "${close[0]}"?)` : '');
+        break;
+      }
+      case 'type':
+        message = `expected ${(e.params as { type: string }).type}, got ${typeName(got)}`;
+        break;
+      case 'required':
+        path = `${path}/${(e.params as { missingProperty: string }).missingProperty}`;
+        message = 'is required';
+        break;
+      default:
+        message = `${e.message ?? 'is invalid'} (got ${typeName(got)})`;
+    }
+    if (!byPath.has(path)) byPath.set(path, { path, message });
+  }
+  return [...byPath.values()];
+}
+
+function valueAt(data: unknown, pointer: string): unknown {
+  let cur: unknown = data;
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}

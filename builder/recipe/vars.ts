@@ -1,0 +1,62 @@
+/**
+ * Typed layer variables: their JSON schema (for ajv and the lab YAML schema), their defaults and
+ * how commands receive them (CLIC_<NAME> environment variables).
+ *
+ *   varSchema({ type: 'int', min: 1, max: 13, default: 6, description: 'wifi channel' })
+ *   // → { type: 'integer', minimum: 1, maximum: 13, default: 6, description: 'wifi channel' }
+ */
+import type { VarSpec, VarValue, VarValues } from './define.ts';
+
+export function varSchema(spec: VarSpec): Record<string, unknown> {
+  const common = { description: spec.description, default: spec.default };
+  switch (spec.type) {
+    case 'string':
+      return {
+        type: 'string',
+        ...common,
+        ...(spec.pattern ? { pattern: spec.pattern } : {}),
+        ...(spec.minLength !== undefined ? { minLength: spec.minLength } : {}),
+        ...(spec.maxLength !== undefined ? { maxLength: spec.maxLength } : {}),
+      };
+    case 'bool':
+      return { type: 'boolean', ...common };
+    case 'int':
+      return {
+        type: 'integer',
+        ...common,
+        ...(spec.min !== undefined ? { minimum: spec.min } : {}),
+        ...(spec.max !== undefined ? { maximum: spec.max } : {}),
+      };
+    case 'enum':
+      return { type: 'string', enum: [...spec.values], ...common };
+    case 'list':
+      return { type: 'array', items: { type: 'string', ...(spec.itemPattern ? { pattern: spec.itemPattern } : {}) }, ...common };
+  }
+}
+
+export function defaultsOf(vars: Record<string, VarSpec> | undefined): VarValues {
+  return Object.fromEntries(Object.entries(vars ?? {}).map(([k, spec]) => [k, spec.default]));
+}
+
+/** `apSsid` → `CLIC_AP_SSID` */
+export function envName(varName: string): string {
+  return 'CLIC_' + varName.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/-/g, '_').toUpperCase();
+}
+
+export function envValue(value: VarValue): string {
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (Array.isArray(value)) return value.join(' ');
+  return String(value);
+}
+
+/** One-line rendering of a variable's type, for `clic-image list` and docs. */
+export function describeType(spec: VarSpec): string {
+  switch (spec.type) {
+    case 'int':
+      return `int${spec.min !== undefined || spec.max !== undefined ? `:${spec.min ?? ''}-${spec.max ?? ''}` : ''}`;
+    case 'enum':
+      return spec.values.join('|');
+    default:
+      return spec.type;
+  }
+}
