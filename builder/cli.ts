@@ -196,11 +196,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parsed;
   const [command, recipe, ...extra] = positionals;
+  // Object.hasOwn: "constructor" or "toString" are not commands
+  const isCommand = (name: string | undefined): name is string => !!name && name !== 'main' && Object.hasOwn(HELP, name);
   if (!command || command === 'help') {
-    process.stdout.write(HELP[recipe ?? 'main'] ?? HELP.main);
+    process.stdout.write(isCommand(recipe) ? HELP[recipe] : HELP.main);
     return 0;
   }
-  if (!HELP[command] || command === 'main') throw new UsageError(`unknown command "${command}"\n\n${HELP.main}`);
+  if (!isCommand(command)) throw new UsageError(`unknown command "${command}"\n\n${HELP.main}`);
   if (values.help) {
     process.stdout.write(HELP[command]);
     return 0;

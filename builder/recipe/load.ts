@@ -10,11 +10,11 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Ajv } from 'ajv';
-import { LineCounter, parseDocument, isNode } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, isSeq } from 'yaml';
 import type { ImageDef, VarValues } from './define.ts';
 import type { Registry } from './registry.ts';
 import { RecipeError, type RecipeProblem } from '../errors.ts';
-import { ajvProblems, closeMatches, labSchema } from './schema.ts';
+import { ajvProblems, closeMatches, IMAGE_NAME_PATTERN, labSchema, pointerEscape, pointerKeys } from './schema.ts';
 
 export interface LoadedRecipe {
   image: ImageDef;
@@ -75,17 +75,18 @@ async function loadLabYaml(file: string, registry: Registry): Promise<LoadedReci
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
-    throw new RecipeError(
-      file,
-      doc.errors.map((e) => ({
-        path: '',
-        line: e.linePos?.[0]?.line,
-        message: `YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
-      })),
-    );
+    // With prettyErrors off the errors carry only offsets: the line comes from the line counter.
+    // One problem per line: a syntax error often yields a second, consequential one on its line.
+    const byLine = new Map<number, RecipeProblem>();
+    for (const e of doc.errors) {
+      const line = lineCounter.linePos(e.pos[0]).line;
+      if (!byLine.has(line)) byLine.set(line, { path: '', line, message: `YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` });
+    }
+    throw new RecipeError(file, [...byLine.values()]);
   }
   const data = doc.toJS() as unknown;
-  const ajv = new Ajv({ allErrors: true, strict: true });
+  // verbose: ajvProblems reads parentSchema to suggest the allowed field names
+  const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
   const validate = ajv.compile(labSchema(registry));
   if (!validate(data)) {
     const problems = ajvProblems(validate.errors ?? [], data).map((p) => withLine(p, doc, lineCounter));
@@ -93,12 +94,25 @@ async function loadLabYaml(file: string, registry: Registry): Promise<LoadedReci
   }
   const lab = data as LabFile;
   const base = registry.images.get(lab.extends)!;
+  const located: RecipeProblem[] = [];
+  // A lab cannot change the layer list: values for a layer the image does not have would be
+  // rejected by resolvePlan, without a line; say it here, where the line is known.
+  for (const layer of Object.keys(lab.vars ?? {})) {
+    if (!base.layers.includes(layer)) {
+      located.push({ path: `/vars/${pointerEscape(layer)}`, message: `layer "${layer}" is not part of image "${base.name}" (its layers: ${base.layers.join(', ')})` });
+    }
+  }
+  const fileName = basename(file, extname(file));
+  if (lab.name === undefined && !new RegExp(IMAGE_NAME_PATTERN).test(fileName)) {
+    located.push({ path: '', message: `the image is named after the file, and "${fileName}" is not a valid image name (lower-case letters, digits, dashes, underscores) — rename the file or add a "name:" field` });
+  }
+  if (located.length) throw new RecipeError(file, located.map((p) => withLine(p, doc, lineCounter)));
   const vars: Record<string, VarValues> = {};
   for (const [layer, values] of Object.entries(base.vars ?? {})) vars[layer] = { ...values };
   for (const [layer, values] of Object.entries(lab.vars ?? {})) vars[layer] = { ...vars[layer], ...values };
   const image: ImageDef = {
     ...base,
-    name: lab.name ?? basename(file, extname(file)),
+    name: lab.name ?? fileName,
     description: lab.description ?? `${base.description} (lab build of ${base.name})`,
     board: lab.board ?? base.board,
     suite: lab.suite ?? base.suite,
@@ -107,17 +121,17 @@ async function loadLabYaml(file: string, registry: Registry): Promise<LoadedReci
   return { image, file };
 }
 
+/** The line of the deepest node the problem's path reaches: the key of a mapping entry (where
+ *  a wrong or unknown field is written, even when its value is on the next lines), or a list item. */
 function withLine(p: RecipeProblem, doc: ReturnType<typeof parseDocument>, lc: LineCounter): RecipeProblem {
-  const keys = p.path.split('/').slice(1);
+  const keys = pointerKeys(p.path);
   for (let n = keys.length; n > 0; n--) {
-    const node = doc.getIn(keys.slice(0, n), true);
+    const parent = n === 1 ? doc.contents : doc.getIn(keys.slice(0, n - 1), true);
+    const key = keys[n - 1];
+    let node: unknown;
+    if (isMap(parent)) node = parent.items.find((it) => isScalar(it.key) && String(it.key.value) === key)?.key;
+    else if (isSeq(parent)) node = parent.items[Number(key)];
     if (isNode(node) && node.range) return { ...p, line: lc.linePos(node.range[0]).line };
-    if (n === keys.length) {
-      // an unknown key has no value node we can ask for by path: find the key itself
-      const parent = doc.getIn(keys.slice(0, n - 1), true) as { items?: { key: { value?: unknown; range?: number[] } }[] } | undefined;
-      const pair = parent?.items?.find((it) => it.key?.value === keys[n - 1]);
-      if (pair?.key.range) return { ...p, line: lc.linePos(pair.key.range[0]).line };
-    }
   }
   return p;
 }

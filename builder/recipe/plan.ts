@@ -79,7 +79,7 @@ function derivedUuid(seed: string, what: string): string {
 export function resolvePlan(image: ImageDef, recipeFile: string, registry: Registry, options: BuildOptions): Plan {
   const problems: RecipeProblem[] = [];
   if (!new RegExp(IMAGE_NAME_PATTERN).test(image.name)) {
-    problems.push({ path: '/name', message: `"${image.name}" is not a valid image name — expected lower-case letters, digits and dashes` });
+    problems.push({ path: '/name', message: `"${image.name}" is not a valid image name — expected lower-case letters, digits, dashes and underscores` });
   }
   const board = registry.boards.get(image.board);
   if (!board) {

@@ -13,7 +13,7 @@ import type { Registry } from './registry.ts';
 import type { RecipeProblem } from '../errors.ts';
 import { varSchema } from './vars.ts';
 
-export const IMAGE_NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
+export const IMAGE_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,62}$';
 
 export function labSchema(registry: Registry): Record<string, unknown> {
   const layerVars: Record<string, unknown> = {};
@@ -70,6 +70,11 @@ function editDistance(a: string, b: string): number {
   return row[b.length];
 }
 
+/** JSON schema type names in YAML words: a lab author writes mappings and lists. */
+function expectedType(type: string): string {
+  return type === 'object' ? 'a mapping' : type === 'array' ? 'a list' : type;
+}
+
 function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
@@ -87,8 +92,8 @@ export function ajvProblems(errors: ErrorObject[], data: unknown): RecipeProblem
     switch (e.keyword) {
       case 'additionalProperties': {
         const prop = (e.params as { additionalProperty: string }).additionalProperty;
-        path = `${path}/${prop}`;
-        const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});
+        path = `${path}/${pointerEscape(prop)}`;
+        const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
         const close = closeMatches(prop, allowed);
         message = `unknown field "${prop}"` + (close.length ? ` — did you mean ${close.map((c) => `"${c}"`).join(' or ')}?` : allowed.length ? ` — expected one of: ${allowed.join(', ')}` : ' — this layer has no variables');
         break;
@@ -96,14 +101,14 @@ export function ajvProblems(errors: ErrorObject[], data: unknown): RecipeProblem
       case 'enum': {
         const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
         const close = typeof got === 'string' ? closeMatches(got, allowed) : [];
-        message = `${JSON.stringify(got)} is not allowed — expected one of: ${allowed.join(', ')}` + (close.length ? ` (did you mean "${close[0]}"?)` : '');
+        message = `${JSON.stringify(got)} is not allowed — expected one of: ${allowed.join(', ')}` + (close.length ? ` (did you mean ${close.map((c) => `"${c}"`).join(' or ')}?)` : '');
         break;
       }
       case 'type':
-        message = `expected ${(e.params as { type: string }).type}, got ${typeName(got)}`;
+        message = `expected ${expectedType((e.params as { type: string }).type)}, got ${typeName(got)}`;
         break;
       case 'required':
-        path = `${path}/${(e.params as { missingProperty: string }).missingProperty}`;
+        path = `${path}/${pointerEscape((e.params as { missingProperty: string }).missingProperty)}`;
         message = 'is required';
         break;
       default:
@@ -114,10 +119,16 @@ export function ajvProblems(errors: ErrorObject[], data: unknown): RecipeProblem
   return [...byPath.values()];
 }
 
+/** `a/b` → `a~1b`: one key as a JSON pointer segment. */
+export const pointerEscape = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
+
+/** `/vars/a~1b` → `['vars', 'a/b']` */
+export const pointerKeys = (pointer: string) =>
+  pointer.split('/').slice(1).map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+
 function valueAt(data: unknown, pointer: string): unknown {
   let cur: unknown = data;
-  for (const raw of pointer.split('/').slice(1)) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+  for (const key of pointerKeys(pointer)) {
     if (cur === null || typeof cur !== 'object') return undefined;
     cur = (cur as Record<string, unknown>)[key];
   }

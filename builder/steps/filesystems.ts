@@ -32,7 +32,8 @@ export async function rootSizeMiB(ctx: StepContext, p: PlannedPartition): Promis
 async function makeVfat(ctx: StepContext, p: PlannedPartition, content: string, file: string) {
   const env = { SOURCE_DATE_EPOCH: String(ctx.plan.sourceDateEpoch), TZ: 'UTC' };
   await ctx.run(['truncate', '--size', `${p.sizeMiB}M`, file]);
-  await ctx.run(['mkfs.vfat', '-F', '32', '-n', p.label, '-i', p.fsId, '--invariant', file], { env });
+  // --invariant first: placed after -i it would replace the volume id with a constant
+  await ctx.run(['mkfs.vfat', '--invariant', '-F', '32', '-n', p.label, '-i', p.fsId, file], { env });
   const entries = (await readdir(content)).sort().map((e) => join(content, e));
   if (entries.length) await ctx.run(['mcopy', '-s', '-p', '-m', '-Q', '-i', file, ...entries, '::/'], { env });
 }

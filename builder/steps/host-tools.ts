@@ -75,7 +75,7 @@ export const hostToolsStep: Step = {
     if (status === null) await ctx.run(['mount', '-t', 'binfmt_misc', 'binfmt_misc', '/proc/sys/fs/binfmt_misc']);
     const entry = await readFile(`/proc/sys/fs/binfmt_misc/qemu-${qemu}`, 'utf8').catch(() => '');
     if (!entry.startsWith('enabled')) await ctx.run(['update-binfmts', '--enable', `qemu-${qemu}`]);
-    await ctx.run(['arch-test', '-n', ctx.plan.board.arch]);
+    await ctx.run(['arch-test', ctx.plan.board.arch]);
   },
 };
 

@@ -1,0 +1,54 @@
+/**
+ * The x86_64 PC image, read with sfdisk, mtools and debugfs: GPT with an EFI system partition
+ * holding systemd-boot as the removable-media loader, one loader entry, kernel and initrd.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { imagesDir } from '../support/images.ts';
+import { openDisk } from '../support/inspect.ts';
+import { planOf } from '../support/plans.ts';
+import type { Plan } from '../../builder/index.ts';
+
+const ESP_TYPE = 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B';
+const LINUX_TYPE = '0FC63DAF-8483-4772-8E79-3D69D8477DE4';
+
+let disk: Awaited<ReturnType<typeof openDisk>>;
+let plan: Plan;
+
+beforeAll(async () => {
+  disk = await openDisk(join(await imagesDir(), 'clic-pc-x86_64.img'));
+  plan = await planOf('clic-pc-x86_64');
+});
+
+describe('clic-pc-x86_64 image', () => {
+  it('has a GPT with the ESP first and the Linux root, ids from the recipe', () => {
+    expect(disk.table.label).toBe('gpt');
+    expect(disk.table.id).toBe(plan.diskId);
+    expect(disk.table.partitions.map((p) => [p.type, p.name])).toEqual([
+      [ESP_TYPE, 'ESP'],
+      [LINUX_TYPE, 'CLICROOT'],
+    ]);
+    expect(disk.table.partitions[0].start).toBe(8192);
+  });
+
+  it('has systemd-boot as EFI/BOOT/BOOTX64.EFI and an entry booting the root by label', async () => {
+    expect(await disk.fatList(0, 'EFI/BOOT')).toContain('EFI/BOOT/BOOTX64.EFI');
+    const top = await disk.fatList(0);
+    expect(top).toEqual(expect.arrayContaining(['vmlinuz', 'initrd.img', 'loader', 'EFI']));
+    const entry = await disk.fatRead(0, 'loader/entries/clic.conf');
+    expect(entry).toMatch(/^linux \/vmlinuz$/m);
+    expect(entry).toMatch(/^initrd \/initrd\.img$/m);
+    expect(entry).toMatch(/^options .*root=LABEL=CLICROOT\b.*console=ttyS0,115200/m);
+  });
+
+  it('mounts the ESP at /boot/efi and has the hook that refreshes it on kernel updates', async () => {
+    expect(await disk.extRead(1, '/etc/fstab')).toMatch(/^LABEL=ESP\s+\/boot\/efi\s+vfat/m);
+    expect(await disk.extList(1, '/etc/kernel/postinst.d')).toContain('zz-clic-update-esp');
+    expect(await disk.extList(1, '/etc/initramfs/post-update.d')).toContain('zz-clic-update-esp');
+  });
+
+  it('ships no per-device identity', async () => {
+    expect(await disk.extRead(1, '/etc/machine-id')).toBe('');
+    expect((await disk.extList(1, '/etc/ssh')).filter((f) => f.startsWith('ssh_host_'))).toEqual([]);
+  });
+});
