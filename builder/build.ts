@@ -68,14 +68,21 @@ export async function buildImage(plan: Plan, runtime: BuildRuntime = {}): Promis
   const workDir = await mkdtemp(join(cacheDir, 'work', `${plan.image}-`));
   const steps = stepsFor(plan, cacheDir);
   events.emit({ type: 'build:start', image: plan.image, board: plan.board.name, steps: steps.map((s) => s.name) });
+  let failure: unknown;
   try {
     await runSteps(steps, { plan, workDir, rootfs: join(workDir, 'rootfs'), signal, events });
-  } finally {
-    const mounted = await mountsBelow(workDir);
-    if (mounted.length) throw new Error(`refusing to delete ${workDir}: still mounted: ${mounted.join(', ')}`);
+  } catch (err) {
+    failure = err;
+  }
+  const mounted = await mountsBelow(workDir);
+  if (mounted.length) {
+    // never recurse into a mounted /dev or /proc; the build's own error, if any, stays the one reported
+    failure ??= new Error(`refusing to delete ${workDir}: still mounted: ${mounted.join(', ')}`);
+  } else {
     events.emit({ type: 'cleanup', step: 'build', what: `remove ${workDir}` });
     await rm(workDir, { recursive: true, force: true });
   }
+  if (failure) throw failure;
   const result = { image: join(plan.output.dir, plan.output.img), sha256File: join(plan.output.dir, plan.output.sha256), ms: Date.now() - started };
   events.emit({ type: 'build:end', image: plan.image, outputs: [result.image, result.sha256File], ms: result.ms });
   return result;

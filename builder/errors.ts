@@ -37,9 +37,11 @@ export class CommandError extends Error {
     readonly argv: readonly string[],
     readonly exitCode: number | null,
     readonly signal: string | null,
+    /** The last lines the command printed (stdout and stderr, interleaved as they came). */
     readonly stderrTail: string,
+    message?: string,
   ) {
-    super(`${argv[0]} ${signal ? `was killed by ${signal}` : `exited with code ${exitCode}`}`);
+    super(message ?? `${argv[0]} ${signal ? `was killed by ${signal}` : `exited with code ${exitCode}`}`);
     this.name = 'CommandError';
   }
 }

@@ -66,7 +66,7 @@ export function runCommand(argv: readonly string[], opts: RunOptions = {}): Prom
 
     child.on('error', (err) => {
       signal?.removeEventListener('abort', onAbort);
-      reject(new CommandError(argv, null, null, err.message));
+      reject(new CommandError(argv, null, null, err.message, `cannot run ${argv[0]}: ${err.message}`));
     });
     child.on('close', (code, sig) => {
       signal?.removeEventListener('abort', onAbort);

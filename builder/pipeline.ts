@@ -38,7 +38,9 @@ export async function runSteps(steps: readonly Step[], base: PipelineContext): P
       try {
         await step.verify(ctx);
       } catch (cause) {
-        throw cause instanceof StepError ? cause : new StepError({ step: step.name, phase: 'verify', cause });
+        const err = cause instanceof StepError ? cause : new StepError({ step: step.name, phase: 'verify', cause });
+        base.events.emit({ type: 'step:fail', step: step.name, ms: 0, message: err.message });
+        throw err;
       }
     }
     for (const step of steps) {
@@ -50,7 +52,10 @@ export async function runSteps(steps: readonly Step[], base: PipelineContext): P
       try {
         await step.run(ctx);
       } catch (cause) {
-        const err = cause instanceof AbortedError ? cause : new StepError({ step: step.name, phase: 'run', cause });
+        // after an abort, whatever a step throws (a killed command, an aborted stream) is the abort
+        const err = base.signal.aborted
+          ? new AbortedError(String(base.signal.reason))
+          : new StepError({ step: step.name, phase: 'run', cause });
         base.events.emit({ type: 'step:fail', step: step.name, ms: Date.now() - started, message: err.message });
         throw err;
       }
@@ -66,7 +71,9 @@ export async function runSteps(steps: readonly Step[], base: PipelineContext): P
     try {
       await fn(cleanupCtx);
     } catch (cause) {
-      failure ??= new StepError({ step, phase: 'cleanup', cause });
+      const err = new StepError({ step, phase: 'cleanup', cause });
+      base.events.emit({ type: 'step:fail', step, ms: 0, message: err.message });
+      failure ??= err;
     }
   }
   if (failure) throw failure;

@@ -1,0 +1,128 @@
+/**
+ * The command line as users meet it: one located `error:` line per problem, no stack trace
+ * (unless --debug), exit codes 0 / 1 (recipe or build error) / 2 (usage), help that needs no
+ * root and no registry.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { labSchema } from '../../builder/recipe/schema.ts';
+import { cli, SPAWN_TIMEOUT, stackLines } from './helpers/cli.ts';
+import { expectedProblems } from './helpers/expect-comments.ts';
+import { LABS } from './helpers/paths.ts';
+import { projectRegistry } from './helpers/registries.ts';
+
+describe.concurrent('clic-image plan <invalid lab>', { timeout: SPAWN_TIMEOUT }, () => {
+  it.each(['hostname-not-string.yaml', 'board-unknown.yaml', 'yaml-syntax.yaml'])('%s: one located error line, no stack trace', async (f) => {
+    const file = join(LABS, 'invalid', f);
+    const [want] = expectedProblems(file);
+    const { code, stdout, stderr } = await cli(['plan', file]);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    const errors = stderr.split('\n').filter((l) => l.startsWith('error:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0].startsWith(`error: ${file}:${want.line}: ${want.path ? `${want.path}: ` : ''}`), errors[0]).toBe(true);
+    expect(errors[0]).toContain(want.text);
+    expect(stackLines(stderr)).toEqual([]);
+  });
+
+  it('--debug adds the stack trace', async () => {
+    const { code, stderr } = await cli(['plan', join(LABS, 'invalid/board-unknown.yaml'), '--debug']);
+    expect(code).toBe(1);
+    expect(stackLines(stderr).length).toBeGreaterThan(0);
+  });
+
+  it('--json also prints the error as one JSON object on stdout', async () => {
+    const { code, stdout } = await cli(['plan', join(LABS, 'invalid/board-unknown.yaml'), '--json']);
+    expect(code).toBe(1);
+    const lines = stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0])).toMatchObject({ type: 'error', code: 1, message: expect.stringContaining('/board') });
+  });
+
+  it('an unknown image name suggests the close ones', async () => {
+    const { code, stderr } = await cli(['plan', 'clic-rpi5']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^error: clic-rpi5: .*did you mean clic-rpi3 or clic-rpi4\?$/m);
+  });
+});
+
+describe.concurrent('clic-image usage', { timeout: SPAWN_TIMEOUT }, () => {
+  it('--help lists the commands', async () => {
+    const { code, stdout, stderr } = await cli(['--help']);
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    for (const c of ['build', 'plan', 'list', 'schema']) expect(stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
+  });
+
+  it.each([
+    ['build', ['--out', '--mirror', '--cache-dir', '--install-host-tools', '--json', '--verbose', '--debug']],
+    ['plan', ['--json', '--out', '--mirror']],
+  ])('%s --help shows its usage and options', async (command, options) => {
+    const { code, stdout } = await cli([command, '--help']);
+    expect(code).toBe(0);
+    expect(stdout.startsWith(`usage: clic-image ${command} <recipe>`)).toBe(true);
+    for (const o of options) expect(stdout).toContain(o);
+  });
+
+  it('list names every board, layer (with its variables) and image', async () => {
+    const registry = await projectRegistry();
+    const { code, stdout } = await cli(['list']);
+    expect(code).toBe(0);
+    const names = (section: string) => {
+      const lines = stdout.split('\n');
+      const start = lines.indexOf(section) + 1;
+      const end = lines.findIndex((l, i) => i >= start && /^\S/.test(l));
+      return lines.slice(start, end === -1 ? undefined : end).filter((l) => /^  \S/.test(l)).map((l) => l.trim().split(/\s+/)[0]);
+    };
+    expect(names('boards')).toEqual([...registry.boards.keys()]);
+    expect(names('layers')).toEqual([...registry.layers.keys()]);
+    expect(names('images')).toEqual([...registry.images.keys()]);
+    for (const layer of registry.layers.values()) for (const v of Object.keys(layer.vars ?? {})) expect(stdout).toMatch(new RegExp(`^ {6}${v} \\(`, 'm'));
+  });
+
+  it('list --json is the registry', async () => {
+    const registry = await projectRegistry();
+    const { code, stdout } = await cli(['list', '--json']);
+    expect(code).toBe(0);
+    const listed = JSON.parse(stdout) as Record<'boards' | 'layers' | 'images', { name: string }[]>;
+    expect(listed.boards.map((b) => b.name)).toEqual([...registry.boards.keys()]);
+    expect(listed.layers.map((b) => b.name)).toEqual([...registry.layers.keys()]);
+    expect(listed.images.map((b) => b.name)).toEqual([...registry.images.keys()]);
+  });
+
+  it('schema prints the lab schema', async () => {
+    const { code, stdout } = await cli(['schema']);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual(JSON.parse(JSON.stringify(labSchema(await projectRegistry()))));
+  });
+
+  it.each([['frob'], ['constructor'], ['toString']])('unknown command "%s" exits 2 with the usage', async (command) => {
+    const { code, stdout, stderr } = await cli([command]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.split('\n')[0]).toBe(`unknown command "${command}"`);
+    expect(stderr).toContain('usage: clic-image <command>');
+    expect(stackLines(stderr)).toEqual([]);
+  });
+
+  it('help <command> prints that command\'s help, help <unknown> the main one', async () => {
+    expect((await cli(['help', 'plan'])).stdout).toMatch(/^usage: clic-image plan /);
+    const other = await cli(['help', 'constructor']);
+    expect(other.code).toBe(0);
+    expect(other.stdout).toMatch(/^clic-image — /);
+  });
+
+  it('plan without a recipe exits 2 with the plan usage', async () => {
+    const { code, stderr } = await cli(['plan']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^plan: missing <recipe>/);
+    expect(stderr).toContain('usage: clic-image plan <recipe>');
+  });
+
+  it('an unknown option or an extra argument exits 2', async () => {
+    expect((await cli(['plan', 'clic-rpi4', '--frob'])).code).toBe(2);
+    const extra = await cli(['plan', 'clic-rpi4', 'clic-rpi3']);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toContain('unexpected arguments: clic-rpi3');
+  });
+});
