@@ -31,6 +31,12 @@ describe('clic-pc-x86_64 image', () => {
     expect(disk.table.partitions[0].start).toBe(8192);
   });
 
+  it('uses the file system ids derived from the recipe', async () => {
+    const [esp, root] = plan.partitions;
+    expect(await disk.fatInfo(0)).toMatch(new RegExp(`serial number: ${esp.fsId}`, 'i'));
+    expect(await disk.extHeader(1)).toMatch(new RegExp(`Filesystem UUID:\\s+${root.fsId}`));
+  });
+
   it('has systemd-boot as EFI/BOOT/BOOTX64.EFI and an entry booting the root by label', async () => {
     expect(await disk.fatList(0, 'EFI/BOOT')).toContain('EFI/BOOT/BOOTX64.EFI');
     const top = await disk.fatList(0);
