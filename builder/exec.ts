@@ -16,8 +16,6 @@ export interface RunOptions {
   onLine?: (line: string) => void;
   /** Lines of combined output kept for the error message. */
   tailLines?: number;
-  /** Deliver an unterminated last line as soon as it matches (a prompt waiting for input). */
-  flushPartial?: RegExp;
 }
 
 const KILL_GRACE_MS = 10_000;
@@ -39,10 +37,6 @@ export function runCommand(argv: readonly string[], opts: RunOptions = {}): Prom
       const text = pending[which] + chunk;
       const lines = text.split('\n');
       pending[which] = lines.pop() ?? '';
-      if (opts.flushPartial?.test(pending[which])) {
-        lines.push(pending[which]);
-        pending[which] = '';
-      }
       for (const line of lines) {
         tail.push(line);
         if (tail.length > tailLines) tail.shift();

@@ -1,11 +1,13 @@
 /**
- * bootImage — boots a built image under QEMU the way its board says (board.qemu), watching the
- * serial console until a line matches (by default the login prompt), then stops QEMU.
- * The image itself is never written: QEMU runs on a qcow2 overlay in a scratch folder.
+ * Boots a built image under QEMU the way its board says (board.qemu), for boot tests and for
+ * trying an image. The image itself is never written: QEMU runs on a qcow2 overlay in a scratch
+ * folder. `bootImage` waits for a console line (the login prompt by default) and stops QEMU;
+ * `startVm` returns a running VM to talk to (forwarded ports on 127.0.0.1, console matching).
  *
  * Machines:
  *  - x86_64-uefi: OVMF firmware, the image as a virtio disk; KVM when /dev/kvm works, otherwise
- *    (or when KVM fails to run the firmware, as in some nested setups) TCG.
+ *    (or when KVM cannot run the firmware, as in some nested setups) TCG. With `kernelArgs`, the
+ *    kernel and initrd are read from the ESP and booted directly with those extra arguments.
  *  - raspi3b: kernel, initrd and DTB read from the image's own FAT partition (config.txt names
  *    them), kernel arguments from its cmdline.txt, the image as the SD card (size rounded up to
  *    a power of two, as QEMU requires); console on the mini-UART (second serial port).
@@ -15,22 +17,33 @@
  *   const r = await bootImage({ image: 'out/clic-pc-x86_64.img', board, scratchDir: '/tmp/x' });
  *   r.matched; // true when "login:" appeared
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { access, copyFile, mkdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { BoardDef } from './recipe/define.ts';
 import { runCommand } from './exec.ts';
-import { AbortedError } from './errors.ts';
 
-export interface BootOptions {
+export interface VmOptions {
   image: string;
   board: BoardDef;
   /** Scratch folder for the overlay, firmware variables and extracted boot files. */
   scratchDir: string;
+  accel?: 'auto' | 'kvm' | 'tcg';
+  /** Extra kernel arguments; boots kernel and initrd from the boot partition directly. */
+  kernelArgs?: string[];
+  /** Extra raw disk images, attached read-only after the image (virtio where the machine has it). */
+  extraDrives?: string[];
+  /** Guest TCP ports reachable on 127.0.0.1:<hostPort> (user-mode network, no route out). */
+  forwards?: { hostPort: number; guestPort: number }[];
+  /** Size of the overlay the guest sees, in bytes (to test growing the root partition). */
+  diskSize?: number;
+  onLine?: (line: string) => void;
+}
+
+export interface BootOptions extends VmOptions {
   /** Stop when a console line matches; default: a login prompt. */
   until?: RegExp;
   timeoutMs?: number;
-  accel?: 'auto' | 'kvm' | 'tcg';
-  onLine?: (line: string) => void;
 }
 
 export interface BootResult {
@@ -43,6 +56,17 @@ export interface BootResult {
   failure?: string;
 }
 
+export interface Vm {
+  accel: 'kvm' | 'tcg';
+  /** Console output so far. */
+  readonly console: string;
+  /** Resolves with the matching line, rejects on a fatal console line, QEMU's exit or the timeout. */
+  waitFor(re: RegExp, timeoutMs: number): Promise<string>;
+  /** Ends QEMU (SIGTERM, then SIGKILL) and resolves when it is gone. */
+  stop(): Promise<void>;
+}
+
+export const LOGIN_PROMPT = /\blogin: *$/;
 const FATAL = [/Kernel panic/, /You are in emergency mode/, /Give root password for maintenance/, /ALERT! .* does not exist/, /Dropping to a shell!/];
 const KVM_BROKEN = /KVM internal error|kvm run failed|failed to initialize kvm/i;
 const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
@@ -59,13 +83,16 @@ interface BootFiles {
   cmdline: string;
 }
 
-/** Reads config.txt/cmdline.txt from the image's FAT partition and extracts the files they name. */
-export async function extractPiBootFiles(image: string, board: BoardDef, dir: string): Promise<BootFiles> {
+async function fatOf(image: string, board: BoardDef): Promise<string> {
   const { stdout } = await runCommand(['sfdisk', '--json', image]);
   const table = JSON.parse(stdout) as { partitiontable: { sectorsize?: number; partitions: { start: number }[] } };
   const index = board.partitions.findIndex((p) => p.fs === 'vfat');
-  const offset = table.partitiontable.partitions[index].start * (table.partitiontable.sectorsize ?? 512);
-  const fat = `${image}@@${offset}`;
+  return `${image}@@${table.partitiontable.partitions[index].start * (table.partitiontable.sectorsize ?? 512)}`;
+}
+
+/** Reads config.txt/cmdline.txt from a Pi image's FAT partition and extracts the files they name. */
+export async function extractPiBootFiles(image: string, board: BoardDef, dir: string): Promise<BootFiles> {
+  const fat = await fatOf(image, board);
   const read = async (name: string) => (await runCommand(['mtype', '-i', fat, `::/${name}`])).stdout;
   const config = await read('config.txt');
   const setting = (re: RegExp, what: string) => {
@@ -73,11 +100,7 @@ export async function extractPiBootFiles(image: string, board: BoardDef, dir: st
     if (!m) throw new Error(`config.txt in ${image} names no ${what}`);
     return m[1].trim();
   };
-  const files: BootFiles = {
-    kernel: join(dir, 'kernel'),
-    initrd: join(dir, 'initrd'),
-    cmdline: (await read('cmdline.txt')).trim(),
-  };
+  const files: BootFiles = { kernel: join(dir, 'kernel'), initrd: join(dir, 'initrd'), cmdline: (await read('cmdline.txt')).trim() };
   await runCommand(['mcopy', '-o', '-n', '-i', fat, `::/${setting(/^kernel=(.+)$/m, 'kernel')}`, files.kernel]);
   await runCommand(['mcopy', '-o', '-n', '-i', fat, `::/${setting(/^initramfs\s+(\S+)/m, 'initramfs')}`, files.initrd]);
   if (board.qemu.dtb) {
@@ -87,36 +110,53 @@ export async function extractPiBootFiles(image: string, board: BoardDef, dir: st
   return files;
 }
 
+/** Reads the systemd-boot entry of a PC image's ESP and extracts its kernel and initrd. */
+async function extractEfiBootFiles(image: string, board: BoardDef, dir: string): Promise<BootFiles> {
+  const fat = await fatOf(image, board);
+  const entry = (await runCommand(['mtype', '-i', fat, '::/loader/entries/clic.conf'])).stdout;
+  const field = (name: string) => entry.match(new RegExp(`^${name}\\s+(.+)$`, 'm'))?.[1].trim() ?? '';
+  const files: BootFiles = { kernel: join(dir, 'kernel'), initrd: join(dir, 'initrd'), cmdline: field('options') };
+  await runCommand(['mcopy', '-o', '-n', '-i', fat, `::${field('linux')}`, files.kernel]);
+  await runCommand(['mcopy', '-o', '-n', '-i', fat, `::${field('initrd')}`, files.initrd]);
+  return files;
+}
+
 const nextPowerOfTwo = (n: number) => 2 ** Math.ceil(Math.log2(n));
 
-async function qemuArgv(opts: BootOptions, accel: 'kvm' | 'tcg'): Promise<string[]> {
+async function qemuArgv(opts: VmOptions, accel: 'kvm' | 'tcg'): Promise<string[]> {
   const { board, scratchDir } = opts;
   const image = resolve(opts.image);
   const overlay = join(scratchDir, 'disk.qcow2');
-  const size = (await stat(image)).size;
+  const size = Math.max((await stat(image)).size, opts.diskSize ?? 0);
   const overlaySize = board.qemu.machine === 'raspi3b' ? nextPowerOfTwo(size) : size;
   await runCommand(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', image, '-F', 'raw', overlay, String(overlaySize)]);
   const mem = String(board.qemu.memoryMiB);
+  const extraArgs = opts.kernelArgs ?? [];
+  const fwd = (opts.forwards ?? []).map((f) => `,hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`).join('');
+  const nic = (model: string) => ['-nic', `user,model=${model},restrict=on${fwd}`];
+  const drives = (iface: string) => (opts.extraDrives ?? []).flatMap((d) => ['-drive', `file=${resolve(d)},if=${iface},format=raw,readonly=on`]);
   const common = ['-display', 'none', '-monitor', 'none', '-no-reboot'];
   switch (board.qemu.machine) {
     case 'x86_64-uefi': {
       const vars = join(scratchDir, 'OVMF_VARS.fd');
       await copyFile(OVMF_VARS, vars);
+      const direct = opts.kernelArgs ? await extractEfiBootFiles(image, board, scratchDir) : null;
       return [
         'qemu-system-x86_64', ...common,
         ...(accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg']),
         '-m', mem, '-smp', '2', '-serial', 'stdio',
         '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
         '-drive', `if=pflash,format=raw,file=${vars}`,
-        '-drive', `file=${overlay},if=virtio,format=qcow2`,
-        '-nic', 'user,model=virtio-net-pci,restrict=on',
+        ...(direct ? ['-kernel', direct.kernel, '-initrd', direct.initrd, '-append', [direct.cmdline, ...extraArgs].join(' ')] : []),
+        '-drive', `file=${overlay},if=virtio,format=qcow2`, ...drives('virtio'),
+        ...nic('virtio-net-pci'),
       ];
     }
     case 'raspi3b': {
       const f = await extractPiBootFiles(image, board, scratchDir);
       return [
         'qemu-system-aarch64', ...common, '-M', 'raspi3b', '-m', mem,
-        '-kernel', f.kernel, '-initrd', f.initrd, ...(f.dtb ? ['-dtb', f.dtb] : []), '-append', f.cmdline,
+        '-kernel', f.kernel, '-initrd', f.initrd, ...(f.dtb ? ['-dtb', f.dtb] : []), '-append', [f.cmdline, ...extraArgs].join(' '),
         '-drive', `file=${overlay},if=sd,format=qcow2`,
         // the mini-UART (ttyS1 in the guest) is QEMU's second serial port
         '-serial', 'null', '-serial', 'stdio',
@@ -124,61 +164,117 @@ async function qemuArgv(opts: BootOptions, accel: 'kvm' | 'tcg'): Promise<string
     }
     case 'aarch64-virt': {
       const f = await extractPiBootFiles(image, board, scratchDir);
-      const cmdline = f.cmdline.split(/\s+/).filter((a) => !a.startsWith('console=')).concat(`console=${board.qemu.console}`).join(' ');
+      const cmdline = f.cmdline.split(/\s+/).filter((a) => !a.startsWith('console=')).concat(`console=${board.qemu.console}`, ...extraArgs).join(' ');
       return [
         'qemu-system-aarch64', ...common, '-M', 'virt', '-cpu', 'cortex-a72', '-smp', '2', '-m', mem,
         '-kernel', f.kernel, '-initrd', f.initrd, '-append', cmdline,
-        '-drive', `file=${overlay},if=virtio,format=qcow2`, '-serial', 'stdio',
-        '-nic', 'user,model=virtio-net-pci,restrict=on',
+        '-drive', `file=${overlay},if=virtio,format=qcow2`, ...drives('virtio'), '-serial', 'stdio',
+        ...nic('virtio-net-pci'),
       ];
     }
   }
 }
 
-async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg'): Promise<BootResult> {
-  const until = opts.until ?? /\blogin: *$/;
-  const timeoutMs = opts.timeoutMs ?? 600_000;
+const stripEscapes = (line: string) => line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
+
+async function launch(opts: VmOptions, accel: 'kvm' | 'tcg'): Promise<Vm & { exited: Promise<void> }> {
+  await mkdir(opts.scratchDir, { recursive: true });
   const argv = await qemuArgv(opts, accel);
-  const controller = new AbortController();
-  const started = Date.now();
+  const child: ChildProcess = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let text = '';
-  let matched = false;
-  let failure: string | undefined;
-  const timer = setTimeout(() => {
-    failure = `no match for ${until} within ${Math.round(timeoutMs / 1000)} s`;
-    controller.abort('timeout');
-  }, timeoutMs);
-  const check = (line: string) => {
-    text += line + '\n';
-    opts.onLine?.(line);
-    if (controller.signal.aborted) return;
-    // strip terminal escapes before matching
-    const clean = line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
-    if (until.test(clean)) {
-      matched = true;
-      controller.abort('matched');
-    } else if (FATAL.some((re) => re.test(clean)) || (accel === 'kvm' && KVM_BROKEN.test(clean))) {
-      failure = clean.trim();
-      controller.abort('failed');
+  let pending = '';
+  let exitedFlag = false;
+  const watchers = new Set<(line: string | null) => void>();
+  const onText = (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    // a prompt waiting for input ends without a newline
+    if (LOGIN_PROMPT.test(stripEscapes(pending))) {
+      lines.push(pending);
+      pending = '';
+    }
+    for (const line of lines) {
+      text += line + '\n';
+      opts.onLine?.(line);
+      for (const w of [...watchers]) w(stripEscapes(line));
     }
   };
-  try {
-    // the login prompt has no newline after it: QEMU's output is split on "login: " too
-    await runCommand(argv, { signal: controller.signal, onLine: check, tailLines: 50, flushPartial: /login: $/ });
-    failure ??= 'QEMU exited before the console showed what was expected';
-  } catch (err) {
-    if (!(err instanceof AbortedError)) failure ??= (err as Error).message;
-  } finally {
-    clearTimeout(timer);
-  }
-  return { matched, accel, ms: Date.now() - started, console: text, failure: matched ? undefined : failure };
+  child.stdout!.setEncoding('utf8').on('data', onText);
+  child.stderr!.setEncoding('utf8').on('data', onText);
+  const exited = new Promise<void>((res) => child.on('close', () => {
+    exitedFlag = true;
+    for (const w of [...watchers]) w(null);
+    res();
+  }));
+  const vm = {
+    accel,
+    exited,
+    get console() {
+      return text;
+    },
+    waitFor(re: RegExp, timeoutMs: number): Promise<string> {
+      return new Promise((res, rej) => {
+        const done = (fn: () => void) => {
+          watchers.delete(watch);
+          clearTimeout(timer);
+          fn();
+        };
+        const watch = (line: string | null) => {
+          if (line === null) return done(() => rej(new Error('QEMU exited before the console showed what was expected')));
+          if (re.test(line)) return done(() => res(line));
+          const fatal = FATAL.find((f) => f.test(line)) ?? (accel === 'kvm' && KVM_BROKEN.test(line) ? KVM_BROKEN : undefined);
+          if (fatal) done(() => rej(new Error(line.trim())));
+        };
+        const timer = setTimeout(() => done(() => rej(new Error(`no console line matched ${re} within ${Math.round(timeoutMs / 1000)} s`))), timeoutMs);
+        if (exitedFlag) return watch(null);
+        const already = text.split('\n').map(stripEscapes).find((l) => re.test(l));
+        if (already !== undefined) return done(() => res(already));
+        watchers.add(watch);
+      });
+    },
+    async stop() {
+      if (exitedFlag || !child.pid) return;
+      const kill = (sig: NodeJS.Signals) => {
+        try {
+          process.kill(-child.pid!, sig);
+        } catch {
+          // gone
+        }
+      };
+      kill('SIGTERM');
+      const timer = setTimeout(() => kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  return vm;
+}
+
+/** Starts the image; with accel auto on x86_64, falls back to TCG when KVM cannot run it. */
+export async function startVm(opts: VmOptions): Promise<Vm> {
+  const wantKvm = opts.board.qemu.machine === 'x86_64-uefi' && opts.accel !== 'tcg' && (opts.accel === 'kvm' || (await kvmAvailable()));
+  if (!wantKvm) return launch(opts, 'tcg');
+  const vm = await launch(opts, 'kvm');
+  if (opts.accel === 'kvm') return vm;
+  // KVM failures show within seconds (the firmware's first instructions); a working KVM guest
+  // prints the kernel banner quickly too
+  const verdict = await vm.waitFor(/Linux version|BdsDxe|KVM internal error/, 60_000).catch((e: Error) => e.message);
+  if (!KVM_BROKEN.test(verdict) && !/no console line matched|QEMU exited/.test(verdict)) return vm;
+  await vm.stop();
+  return launch(opts, 'tcg');
 }
 
 export async function bootImage(opts: BootOptions): Promise<BootResult> {
-  await mkdir(opts.scratchDir, { recursive: true });
-  const wantKvm = opts.board.qemu.machine === 'x86_64-uefi' && opts.accel !== 'tcg' && (opts.accel === 'kvm' || (await kvmAvailable()));
-  if (!wantKvm) return bootOnce(opts, 'tcg');
-  const first = await bootOnce(opts, 'kvm');
-  if (first.matched || opts.accel === 'kvm' || !KVM_BROKEN.test(first.failure ?? first.console)) return first;
-  return bootOnce(opts, 'tcg');
+  const started = Date.now();
+  const vm = await startVm(opts);
+  let failure: string | undefined;
+  try {
+    await vm.waitFor(opts.until ?? LOGIN_PROMPT, opts.timeoutMs ?? 600_000);
+  } catch (err) {
+    failure = (err as Error).message;
+  } finally {
+    await vm.stop();
+  }
+  return { matched: !failure, accel: vm.accel, ms: Date.now() - started, console: vm.console, failure };
 }

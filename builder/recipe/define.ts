@@ -29,6 +29,17 @@ export type VarSpec =
 export type VarValue = string | number | boolean | readonly string[];
 export type VarValues = Record<string, VarValue>;
 
+/** A service a layer offers to the kit's users, listed on the portal. */
+export interface ServiceDef {
+  id: string;
+  name: { en: string; fr: string };
+  description: { en: string; fr: string };
+  /** Where the service is reached from the portal: a path on the kit (`/kiwix/`) or a URL. */
+  path: string;
+  /** Icon file inside the layer's overlay (SVG or PNG), served by the portal; optional. */
+  icon?: string;
+}
+
 export interface LayerDef {
   /** Unique name; the overlay folder is `overlays/<name>/` when it exists. */
   name: string;
@@ -38,9 +49,14 @@ export interface LayerDef {
   /** Debian packages installed during bootstrap (one dependency resolution for the whole image). */
   packages?: readonly string[];
   /** Shell commands run inside the image (chroot), after the overlay is copied. Variables are
-   *  exported as CLIC_<VAR> (upper snake case) environment variables. */
+   *  exported as CLIC_<VAR> (upper snake case) environment variables, beside the image-wide
+   *  CLIC_IMAGE, CLIC_BOARD, CLIC_ARCH, CLIC_BOOT_DIR (mount point of the FAT partition, where
+   *  the deployer's settings file lives), CLIC_ROOT_LABEL and CLIC_SERVICES (JSON of every
+   *  service declared by the image's layers). */
   commands?: readonly string[];
   vars?: Record<string, VarSpec>;
+  /** Services this layer offers; the portal layer lists them. */
+  services?: readonly ServiceDef[];
 }
 
 export type FsType = 'vfat' | 'ext4';

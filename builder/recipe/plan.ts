@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
-import type { BoardDef, ImageDef, PartitionDef, VarValues } from './define.ts';
+import type { BoardDef, ImageDef, PartitionDef, ServiceDef, VarValues } from './define.ts';
 import type { Registry } from './registry.ts';
 import { RecipeError, type RecipeProblem } from '../errors.ts';
 import { closeMatches, IMAGE_NAME_PATTERN } from './schema.ts';
@@ -31,7 +31,7 @@ export interface PlannedLayer {
   overlay: string | null;
   commands: string[];
   vars: VarValues;
-  /** Environment given to the layer's commands. */
+  /** Environment given to the layer's commands: image-wide CLIC_* values, then its variables. */
   env: Record<string, string>;
 }
 
@@ -56,6 +56,8 @@ export interface Plan {
   /** Every package the image installs, sorted: board's then layers'. */
   packages: string[];
   layers: PlannedLayer[];
+  /** Every service the image's layers offer, in layer order. */
+  services: (ServiceDef & { layer: string })[];
   partitions: PlannedPartition[];
   /** MBR disk signature (dos) or disk GUID (gpt), derived from the recipe. */
   diskId: string;
@@ -138,6 +140,17 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
   }
   if (problems.length || !board) throw new RecipeError(recipeFile, problems);
 
+  const services = image.layers.flatMap((name) => (registry.layers.get(name)?.services ?? []).map((s) => ({ ...s, layer: name })));
+  const imageEnv: Record<string, string> = {
+    CLIC_IMAGE: image.name,
+    CLIC_BOARD: board.name,
+    CLIC_ARCH: board.arch,
+    CLIC_BOOT_DIR: board.partitions.find((p) => p.fs === 'vfat')?.mountpoint ?? '',
+    CLIC_ROOT_LABEL: board.partitions.find((p) => p.mountpoint === '/')!.label,
+    CLIC_SERVICES: JSON.stringify(services),
+  };
+  for (const l of layers) l.env = { ...imageEnv, ...l.env };
+
   const seed = `${image.name}\0${board.name}`;
   const partitions = board.partitions.map((p) => ({
     ...p,
@@ -155,6 +168,7 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
     components: [...new Set(['main', ...board.components])],
     packages,
     layers,
+    services,
     partitions,
     diskId: board.partitionTable === 'dos' ? `0x${derivedHex(seed, 'disk', 8)}` : derivedUuid(seed, 'disk').toUpperCase(),
     sourceDateEpoch: options.sourceDateEpoch,

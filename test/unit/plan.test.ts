@@ -9,6 +9,8 @@ import { image, OPTIONS, projectRegistry, testRegistry } from './helpers/registr
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ids = (p: Plan) => [p.diskId, ...p.partitions.map((x) => x.fsId)];
 
+const IMAGE_ENV = ['CLIC_IMAGE', 'CLIC_BOARD', 'CLIC_ARCH', 'CLIC_BOOT_DIR', 'CLIC_ROOT_LABEL', 'CLIC_SERVICES'];
+
 describe('resolvePlan', () => {
   it('orders steps: host tools, bootstrap, the layers in image order, then disk assembly', () => {
     const r = testRegistry();
@@ -35,9 +37,23 @@ describe('resolvePlan', () => {
     const plan = resolvePlan(image({ vars: { hotspot: { apSsid: 'Atelier', channel: 11, open: false }, base: { locales: ['fr_FR.UTF-8', 'de_DE.UTF-8'] } } }), 'x.ts', r, OPTIONS);
     const hotspot = plan.layers.find((l) => l.name === 'hotspot')!;
     expect(hotspot.vars).toEqual({ apSsid: 'Atelier', channel: 11, open: false, band: 'g' });
-    expect(hotspot.env).toEqual({ CLIC_AP_SSID: 'Atelier', CLIC_CHANNEL: '11', CLIC_OPEN: 'false', CLIC_BAND: 'g' });
-    expect(plan.layers[0].env).toEqual({ CLIC_HOSTNAME: 'clic', CLIC_LOCALES: 'fr_FR.UTF-8 de_DE.UTF-8' });
-    expect(plan.layers.find((l) => l.name === 'portal')!.env).toEqual({});
+    const own = (env: Record<string, string>) => Object.fromEntries(Object.entries(env).filter(([k]) => !IMAGE_ENV.includes(k)));
+    expect(own(hotspot.env)).toEqual({ CLIC_AP_SSID: 'Atelier', CLIC_CHANNEL: '11', CLIC_OPEN: 'false', CLIC_BAND: 'g' });
+    expect(own(plan.layers[0].env)).toEqual({ CLIC_HOSTNAME: 'clic', CLIC_LOCALES: 'fr_FR.UTF-8 de_DE.UTF-8' });
+    expect(own(plan.layers.find((l) => l.name === 'portal')!.env)).toEqual({});
+  });
+
+  it('gives every layer the image-wide CLIC_* values', () => {
+    const r = testRegistry();
+    const plan = resolvePlan(image(), 'x.ts', r, OPTIONS);
+    const board = r.boards.get('tb')!;
+    for (const l of plan.layers) {
+      expect(Object.keys(l.env)).toEqual(expect.arrayContaining(IMAGE_ENV));
+      expect(l.env.CLIC_BOARD).toBe(board.name);
+      expect(l.env.CLIC_ARCH).toBe(board.arch);
+      expect(l.env.CLIC_BOOT_DIR).toBe(board.partitions.find((p) => p.fs === 'vfat')?.mountpoint ?? '');
+      expect(JSON.parse(l.env.CLIC_SERVICES)).toEqual(plan.services);
+    }
   });
 
   it('passes options through and takes overlays from the registry', () => {
