@@ -11,7 +11,7 @@ import { resolvePlan } from '../../builder/recipe/plan.ts';
 import { RecipeError } from '../../builder/errors.ts';
 import { expectedProblems } from './helpers/expect-comments.ts';
 import { LABS } from './helpers/paths.ts';
-import { OPTIONS, registryWithHotspot } from './helpers/registries.ts';
+import { OPTIONS, registryWithUnusedLayer } from './helpers/registries.ts';
 
 const yamlIn = (dir: string) => readdirSync(join(LABS, dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
 const byPlace = (a: { line?: number; path: string }, b: { line?: number; path: string }) =>
@@ -27,7 +27,7 @@ describe('invalid lab fixtures', () => {
 
   it.each(files)('%s gives exactly its expected errors', async (f) => {
     const file = join(LABS, 'invalid', f);
-    const registry = await registryWithHotspot();
+    const registry = await registryWithUnusedLayer();
     const err = await loadRecipe(file, registry).then(
       () => null,
       (e: unknown) => e,
@@ -44,7 +44,7 @@ describe('invalid lab fixtures', () => {
 
 describe('valid lab fixtures', () => {
   it.each(yamlIn('valid'))('%s loads and resolves', async (f) => {
-    const registry = await registryWithHotspot();
+    const registry = await registryWithUnusedLayer();
     const { image, file } = await loadRecipe(join(LABS, 'valid', f), registry);
     expect(file).toBe(join(LABS, 'valid', f));
     const plan = resolvePlan(image, file, registry, OPTIONS);
@@ -52,7 +52,7 @@ describe('valid lab fixtures', () => {
   });
 
   it('atelier.yaml: clic-rpi4 with its own host name and locales', async () => {
-    const registry = await registryWithHotspot();
+    const registry = await registryWithUnusedLayer();
     const base = registry.images.get('clic-rpi4')!;
     const baseLayer = registry.layers.get('base')!;
     const { image, file } = await loadRecipe(join(LABS, 'valid/atelier.yaml'), registry);
@@ -83,7 +83,7 @@ describe('valid lab fixtures', () => {
   });
 
   it('ecole-pi3.yaml: another name, board and suite', async () => {
-    const registry = await registryWithHotspot();
+    const registry = await registryWithUnusedLayer();
     const { image, file } = await loadRecipe(join(LABS, 'valid/ecole-pi3.yaml'), registry);
     expect(image).toMatchObject({ name: 'ecole-rpi3', board: 'rpi3', suite: 'trixie', description: 'CLIC kit of the school, Raspberry Pi 3' });
     const plan = resolvePlan(image, file, registry, OPTIONS);

@@ -12,13 +12,13 @@ let shipped: Promise<Registry> | undefined;
 /** The project's registry (recipes/), loaded once per test file. */
 export const projectRegistry = () => (shipped ??= loadRegistry());
 
-/** The project's registry plus a `hotspot` layer that no shipped image uses. */
-export async function registryWithHotspot(): Promise<Registry> {
+/** The project's registry plus an `unused-extra` layer that no shipped image uses. */
+export async function registryWithUnusedLayer(): Promise<Registry> {
   const r = await projectRegistry();
   const layers = new Map(r.layers);
-  layers.set('hotspot', defineLayer({
-    name: 'hotspot',
-    description: 'test layer: wifi access point',
+  layers.set('unused-extra', defineLayer({
+    name: 'unused-extra',
+    description: 'test layer that no image lists',
     requires: ['base'],
     packages: ['hostapd'],
     vars: { ssid: { type: 'string', default: 'CLIC', description: 'network name' } },
