@@ -4,7 +4,7 @@
  * kernel, initrd, DTBs and boot configuration on the boot partition's folder), checks that every
  * boot partition got content, and removes what must not be shared by every device made from the
  * image or would change between two builds: machine-id, SSH host keys, logs, apt lists and
- * caches, random seeds.
+ * caches, random seeds; file times later than SOURCE_DATE_EPOCH are clamped to it.
  *
  * Options (from the board): initramfsModules — when given, MODULES=list with only these modules
  * (much faster under emulation); otherwise initramfs-tools' default MODULES=most.
@@ -54,5 +54,9 @@ export const finalizeStep: Step = {
     // An empty machine-id makes systemd create one on the first boot, unique to each device.
     await writeFile(join(ctx.rootfs, 'etc/machine-id'), '');
     await ctx.run(['sh', '-c', `cd "$1" && rm -rf -- ${BUILD_LEFTOVERS.map((p) => `.${p}`).join(' ')}`, 'sh', ctx.rootfs]);
+    // Files written during the build carry today's time: clamp them to SOURCE_DATE_EPOCH, so the
+    // file systems (and the FAT copies of boot files) do not depend on when the build ran.
+    const epoch = `@${ctx.plan.sourceDateEpoch}`;
+    await ctx.run(['find', ctx.rootfs, '-newermt', epoch, '-exec', 'touch', '--no-dereference', '--date', epoch, '{}', '+']);
   },
 };
