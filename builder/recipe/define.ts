@@ -52,7 +52,7 @@ export interface LayerDef {
    *  exported as CLIC_<VAR> (upper snake case) environment variables, beside the image-wide
    *  CLIC_IMAGE, CLIC_BOARD, CLIC_ARCH, CLIC_BOOT_DIR (mount point of the FAT partition, where
    *  the deployer's settings file lives), CLIC_ROOT_LABEL and CLIC_SERVICES (JSON of every
-   *  service declared by the image's layers). */
+   *  service declared by the image's layers), and SOURCE_DATE_EPOCH. */
   commands?: readonly string[];
   vars?: Record<string, VarSpec>;
   /** Services this layer offers; the portal layer lists them. */

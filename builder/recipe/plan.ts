@@ -148,6 +148,8 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
     CLIC_BOOT_DIR: board.partitions.find((p) => p.fs === 'vfat')?.mountpoint ?? '',
     CLIC_ROOT_LABEL: board.partitions.find((p) => p.mountpoint === '/')!.label,
     CLIC_SERVICES: JSON.stringify(services),
+    // tools that honour it (initramfs, archives, generated files) then give the same bytes
+    SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
   };
   for (const l of layers) l.env = { ...imageEnv, ...l.env };
 

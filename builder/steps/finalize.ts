@@ -46,7 +46,7 @@ export const finalizeStep: Step = {
       await writeFile(join(ctx.rootfs, 'etc/initramfs-tools/conf.d/clic-modules'), 'MODULES=list\n');
       await writeFile(join(ctx.rootfs, 'etc/initramfs-tools/modules'), board.initramfsModules.join('\n') + '\n');
     }
-    await ctx.run(chrootArgv(ctx.rootfs, RESTORE_INITRAMFS));
+    await ctx.run(chrootArgv(ctx.rootfs, RESTORE_INITRAMFS, { SOURCE_DATE_EPOCH: String(ctx.plan.sourceDateEpoch) }));
     for (const p of ctx.plan.partitions.filter((p) => p.mountpoint !== '/')) {
       const entries = await readdir(join(ctx.rootfs, p.mountpoint)).catch(() => []);
       if (!entries.length) throw new Error(`the ${p.label} partition (${p.mountpoint}) is empty after the boot hooks ran`);

@@ -9,7 +9,7 @@ import { image, OPTIONS, projectRegistry, testRegistry } from './helpers/registr
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ids = (p: Plan) => [p.diskId, ...p.partitions.map((x) => x.fsId)];
 
-const IMAGE_ENV = ['CLIC_IMAGE', 'CLIC_BOARD', 'CLIC_ARCH', 'CLIC_BOOT_DIR', 'CLIC_ROOT_LABEL', 'CLIC_SERVICES'];
+const IMAGE_ENV = ['CLIC_IMAGE', 'CLIC_BOARD', 'CLIC_ARCH', 'CLIC_BOOT_DIR', 'CLIC_ROOT_LABEL', 'CLIC_SERVICES', 'SOURCE_DATE_EPOCH'];
 
 describe('resolvePlan', () => {
   it('orders steps: host tools, bootstrap, the layers in image order, then disk assembly', () => {
