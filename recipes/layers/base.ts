@@ -1,8 +1,10 @@
 /**
  * base — the minimal Debian system every CLIC image starts from: systemd, udev, networking on
- * every wired interface (systemd-networkd, DHCP), DNS (systemd-resolved), an SSH server whose
- * host keys are made on each device's first boot (the image ships none), locales, time zone,
- * host name. apt sources point at Debian (written by mmdebstrap from the mirror used).
+ * every wired interface (systemd-networkd, DHCP), DNS (systemd-resolved), an SSH server that
+ * takes keys only (no password logins; its host keys are made on each device's first boot by
+ * the firstboot layer: the image ships none), locales, time zone, host name. The host name is
+ * also the default of the settings file's `hostname` (/etc/clic/defaults.d/base.conf).
+ * apt sources point at Debian (written by mmdebstrap from the mirror used).
  */
 import { defineLayer } from '../../builder/recipe/define.ts';
 
@@ -27,6 +29,7 @@ export default defineLayer({
     'update-locale LANG="$CLIC_DEFAULT_LOCALE"',
     '[ -e "/usr/share/zoneinfo/$CLIC_TIMEZONE" ] || { echo "unknown time zone $CLIC_TIMEZONE" >&2; exit 1; }',
     'ln -sf "/usr/share/zoneinfo/$CLIC_TIMEZONE" /etc/localtime && echo "$CLIC_TIMEZONE" > /etc/timezone',
-    'systemctl enable systemd-networkd.service systemd-resolved.service clic-ssh-host-keys.service',
+    'mkdir -p /etc/clic/defaults.d && printf "# Defaults of the base layer, from the recipe (clic-image).\\nhostname = %s\\n" "$CLIC_HOSTNAME" > /etc/clic/defaults.d/base.conf',
+    'systemctl enable systemd-networkd.service systemd-resolved.service',
   ],
 });

@@ -1,0 +1,240 @@
+/**
+ * The settings file, checked by the image's own script: overlays/firstboot/usr/lib/clic/clic-settings
+ * runs here on the build host (bash, no root) with CLIC_ROOT pointing at a temporary root that
+ * holds the recipe defaults (test/fixtures/settings/defaults.d/), Debian's ISO 3166 list (from
+ * the host's iso-codes package) and a fixture as $CLIC_BOOT_DIR/clic-settings.txt. Asserts on
+ * what the running system reads: /run/clic/settings.env (sourced by bash), settings-errors.json,
+ * the journal lines (stdout), /etc/hostname, /etc/hosts, root's authorized_keys.
+ */
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { expectedProblems } from './helpers/expect-comments.ts';
+import { ROOT } from './helpers/paths.ts';
+
+const SCRIPT = join(ROOT, 'overlays/firstboot/usr/lib/clic/clic-settings');
+const EXAMPLE = join(ROOT, 'overlays/firstboot/usr/share/clic/clic-settings.example.txt');
+const FIXTURES = join(ROOT, 'test/fixtures/settings');
+const ISO_CODES = '/usr/share/iso-codes';
+const BOOT_DIR = '/boot/firmware';
+const KEYS = ['hostname', 'wifi_ssid', 'wifi_passphrase', 'wifi_country', 'wifi_channel', 'admin_ssh_key', 'language'] as const;
+type Key = (typeof KEYS)[number];
+const DEFAULTS: Record<Key, string> = {
+  hostname: 'clic',
+  wifi_ssid: 'CLIC',
+  wifi_passphrase: '',
+  wifi_country: 'FR',
+  wifi_channel: '6',
+  admin_ssh_key: '',
+  language: 'fr',
+};
+const ADMIN_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDlzPOmMmLXrxnsYKrGsGXITU+BPIr5gDOwRkqNtdxHb admin@atelier';
+const IMAGE_HOSTS = '127.0.0.1\tlocalhost\n127.0.1.1\tclic\n::1\tlocalhost ip6-localhost ip6-loopback\n';
+
+const scratch = mkdtempSync(join(tmpdir(), 'clic-settings-test-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+let roots = 0;
+
+interface Run {
+  root: string;
+  code: number | null;
+  /** What the journal gets. */
+  stdout: string;
+  stderr: string;
+  /** settings.env as bash sees it once sourced. */
+  env: Record<string, string>;
+  errors: { key: string; value: string; message: string }[];
+  ms: number;
+}
+
+/** A fresh root as the image has it: the layers' defaults, the ISO list, /etc/hosts. */
+function makeRoot(): string {
+  const root = join(scratch, `root-${++roots}`);
+  mkdirSync(join(root, 'etc/clic'), { recursive: true });
+  cpSync(join(FIXTURES, 'defaults.d'), join(root, 'etc/clic/defaults.d'), { recursive: true });
+  mkdirSync(join(root, 'usr/share'), { recursive: true });
+  symlinkSync(ISO_CODES, join(root, 'usr/share/iso-codes'));
+  mkdirSync(join(root, BOOT_DIR), { recursive: true });
+  writeFileSync(join(root, 'etc/hostname'), 'clic\n');
+  writeFileSync(join(root, 'etc/hosts'), IMAGE_HOSTS);
+  return root;
+}
+
+/** bash reads ~/.bashrc when its stdin is a socket (node's pipes are): --norc keeps it out. */
+function exec(argv: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(argv[0], argv.slice(1), { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, encoding: 'utf8' }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Runs the script once in `root` with `settings` (bytes, or null for no file) as the deployer's file. */
+async function runSettings(root: string, settings: Buffer | string | null): Promise<Run> {
+  const file = join(root, BOOT_DIR, 'clic-settings.txt');
+  if (settings === null) rmSync(file, { force: true });
+  else writeFileSync(file, settings);
+  const started = Date.now();
+  const { code, stdout, stderr } = await exec(['bash', '--norc', SCRIPT], { CLIC_ROOT: root, CLIC_BOOT_DIR: BOOT_DIR });
+  const ms = Date.now() - started;
+  const envFile = join(root, 'run/clic/settings.env');
+  const sourced = await exec(['bash', '--norc', '-c', `. "$1" && printf '%s\\0' ${KEYS.map((k) => `"$CLIC_${k.toUpperCase()}"`).join(' ')}`, 'bash', envFile], {});
+  expect(sourced.code, sourced.stderr).toBe(0);
+  expect(sourced.stderr).toBe(''); // sourcing runs nothing
+  const values = sourced.stdout.split('\0');
+  const env = Object.fromEntries(KEYS.map((k, i) => [k, values[i]]));
+  const errors = JSON.parse(readFileSync(join(root, 'run/clic/settings-errors.json'), 'utf8'));
+  return { root, code, stdout, stderr, env, errors, ms };
+}
+
+const fixture = (name: string) => readFileSync(join(FIXTURES, name));
+const read = (root: string, path: string) => readFileSync(join(root, path), 'utf8');
+
+describe('clic-settings on the build host', () => {
+  it('finds bash and the ISO 3166 list of the iso-codes package (ci/host-packages.txt)', () => {
+    expect(existsSync(join(ISO_CODES, 'json/iso_3166-1.json')), 'install the iso-codes package').toBe(true);
+  });
+
+  it('with no settings file: the recipe defaults, no error, nothing on stderr', async () => {
+    const r = await runSettings(makeRoot(), null);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.env).toEqual(DEFAULTS);
+    expect(r.errors).toEqual([]);
+    expect(read(r.root, 'run/clic/settings-errors.json')).toBe('[]\n');
+    expect(r.stdout).toMatch(/no \/boot\/firmware\/clic-settings.txt: using the defaults/);
+    expect(r.ms).toBeLessThan(2000);
+  });
+
+  it('with the example file the image ships (CRLF, every key commented out): the defaults, no error', async () => {
+    const example = readFileSync(EXAMPLE, 'utf8');
+    for (const k of KEYS) expect(example, k).toMatch(new RegExp(`^#${k} = `, 'm'));
+    expect(example.split('\n').filter((l) => l.trim() && !l.startsWith('#'))).toEqual([]);
+    const r = await runSettings(makeRoot(), example.replace(/\n/g, '\r\n'));
+    expect(r.env).toEqual(DEFAULTS);
+    expect(r.errors).toEqual([]);
+  });
+
+  it('applies a valid file: values normalised, host name and admin key applied, remembered', async () => {
+    const r = await runSettings(makeRoot(), fixture('valid.txt'));
+    expect(r.errors).toEqual([]);
+    expect(r.env).toEqual({
+      hostname: 'atelier-grenoble',
+      wifi_ssid: 'Médiathèque Éducation CLIC-AB',
+      wifi_passphrase: '  correct horse battery staple  ',
+      wifi_country: 'BE',
+      wifi_channel: '11',
+      admin_ssh_key: ADMIN_KEY,
+      language: 'en',
+    });
+    expect(read(r.root, 'etc/hostname')).toBe('atelier-grenoble\n');
+    expect(read(r.root, 'etc/hosts')).toBe(IMAGE_HOSTS.replace('127.0.1.1\tclic', '127.0.1.1\tatelier-grenoble'));
+    expect(read(r.root, 'root/.ssh/authorized_keys').split('\n')).toContain(ADMIN_KEY);
+    expect(read(r.root, 'var/lib/clic/settings.applied')).toMatch(/^hostname = "atelier-grenoble"$/m);
+    expect(r.stdout).toMatch(/^settings: hostname=atelier-grenoble .*\(WPA2\) wifi_country=BE wifi_channel=11 language=en, admin key SHA256:\S+; 0 problem\(s\)$/m);
+  });
+
+  it('reads a Notepad file: UTF-8 byte order mark, CRLF, tabs and spaces around "="', async () => {
+    const bytes = fixture('crlf-bom.txt');
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    expect(bytes.toString('utf8')).toContain('\r\n');
+    const r = await runSettings(makeRoot(), bytes);
+    expect(r.errors).toEqual([]);
+    expect(r.env).toEqual({ ...DEFAULTS, hostname: 'kit-notepad', wifi_ssid: 'Café CLIC', wifi_passphrase: 'motdepasse-du-kit' });
+  });
+
+  it('reads a file saved as UTF-16 ("Unicode" in Notepad)', async () => {
+    const r = await runSettings(makeRoot(), fixture('utf16.txt'));
+    expect(r.errors).toEqual([]);
+    expect(r.env).toEqual({ ...DEFAULTS, hostname: 'kit-unicode', wifi_ssid: 'Bibliothèque' });
+  });
+
+  const invalid = readdirSync(FIXTURES).filter((f) => f.startsWith('invalid-')).sort();
+  it.each(invalid)('%s: each problem reported (JSON and one journal line), defaults kept, the rest applied', async (name) => {
+    const expected = expectedProblems(join(FIXTURES, name));
+    expect(expected.length, `${name} has no "# expect:" comment`).toBeGreaterThan(0);
+    const r = await runSettings(makeRoot(), fixture(name));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.errors).toHaveLength(expected.length);
+    const lines = fixture(name).toString('latin1').split('\n');
+    for (const e of expected) {
+      const found = r.errors.find((x) => x.key === e.path && x.message.startsWith(`clic-settings.txt line ${e.line}: `));
+      expect(found, `${name}: no error for ${e.path} at line ${e.line} in ${JSON.stringify(r.errors)}`).toBeDefined();
+      expect(found!.message).toContain(e.text);
+      const written = lines[e.line! - 1];
+      const value = written.includes('=') ? written.slice(written.indexOf('=') + 1).trim() : written.trim();
+      if (/^[\x20-\x7e]*$/.test(value)) expect(found!.value).toBe(value);
+      // one journal line naming the line, the key and the value
+      const journal = r.stdout.split('\n').filter((l) => l.startsWith(`clic-settings.txt line ${e.line}: `));
+      expect(journal, r.stdout).toHaveLength(1);
+      expect(journal[0]).toContain(e.text);
+      if (e.path) expect(journal[0]).toContain(e.path);
+    }
+    const rejected = new Set(expected.map((e) => e.path));
+    for (const k of KEYS) if (rejected.has(k)) expect(r.env[k], k).toBe(DEFAULTS[k]);
+    expect(r.stdout).toMatch(new RegExp(`; ${expected.length} problem\\(s\\)$`, 'm'));
+  });
+
+  it('invalid-many.txt: every rejected key keeps its default, the valid language is applied', async () => {
+    const r = await runSettings(makeRoot(), fixture('invalid-many.txt'));
+    expect(r.env).toEqual({ ...DEFAULTS, language: 'en' });
+    expect(read(r.root, 'etc/hostname')).toBe('clic\n');
+    expect(existsSync(join(r.root, 'root/.ssh/authorized_keys'))).toBe(false);
+  });
+
+  it('keeps the last good value on a later boot with a bad one; the default once the key is gone', async () => {
+    const root = makeRoot();
+    await runSettings(root, fixture('valid.txt'));
+    const bad = await runSettings(root, 'hostname = not_valid\nwifi_channel = 14\nwifi_country = FR\n');
+    expect(bad.env.hostname).toBe('atelier-grenoble');
+    expect(bad.env.wifi_channel).toBe('11');
+    expect(bad.env.wifi_country).toBe('FR');
+    expect(bad.env.wifi_ssid).toBe(DEFAULTS.wifi_ssid); // not in the file any more: the default
+    expect(bad.stdout).toMatch(/line 1: hostname = "not_valid" is invalid: .*; keeping the previous value "atelier-grenoble"$/m);
+    expect(bad.errors.map((e) => e.key)).toEqual(['hostname', 'wifi_channel']);
+    expect(read(root, 'etc/hostname')).toBe('atelier-grenoble\n');
+    const again = await runSettings(root, 'hostname = not_valid\n');
+    expect(again.env.hostname).toBe('atelier-grenoble');
+    const gone = await runSettings(root, '# nothing set\n');
+    expect(gone.env).toEqual(DEFAULTS);
+    expect(read(root, 'etc/hostname')).toBe('clic\n');
+    expect(read(root, 'etc/hosts')).toBe(IMAGE_HOSTS);
+  });
+
+  it('quotes values safely for the shell and escapes them in JSON', async () => {
+    const root = makeRoot();
+    const ssid = `l'é $(echo X>&2)\`id\`"q"\\`; // 27 bytes
+    const r = await runSettings(root, `wifi_ssid = ${ssid}\nwifi_country = "F\\R\t"\nhostname\n`);
+    expect(r.env.wifi_ssid).toBe(ssid);
+    expect(r.errors).toEqual([
+      { key: 'wifi_country', value: 'F\\R\t', message: expect.stringContaining('line 2: expected a two-letter ISO 3166 country code') },
+      { key: '', value: 'hostname', message: 'clic-settings.txt line 3: not a setting: expected key = value' },
+    ]);
+  });
+
+  it("manages only its own block of root's authorized_keys", async () => {
+    const root = makeRoot();
+    mkdirSync(join(root, 'root/.ssh'), { recursive: true });
+    writeFileSync(join(root, 'root/.ssh/authorized_keys'), 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther other@host\n');
+    await runSettings(root, fixture('valid.txt'));
+    const withKey = read(root, 'root/.ssh/authorized_keys').split('\n');
+    expect(withKey[0]).toBe('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther other@host');
+    expect(withKey).toContain(ADMIN_KEY);
+    await runSettings(root, fixture('valid.txt'));
+    expect(read(root, 'root/.ssh/authorized_keys').split(ADMIN_KEY)).toHaveLength(2); // not added twice
+    await runSettings(root, null);
+    expect(read(root, 'root/.ssh/authorized_keys')).toBe('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther other@host\n');
+  });
+
+  it('reports an invalid recipe default and ignores unknown keys in defaults.d', async () => {
+    const root = makeRoot();
+    writeFileSync(join(root, 'etc/clic/defaults.d/zz-extra.conf'), 'wifi_channel = 42\nportal_theme = dark\n');
+    const r = await runSettings(root, null);
+    expect(r.env.wifi_channel).toBe('6');
+    expect(r.errors).toEqual([{ key: 'wifi_channel', value: '42', message: expect.stringMatching(/^defaults\.d\/zz-extra\.conf line 1 \(recipe default\): expected a 2\.4 GHz/) }]);
+    expect(r.stdout).toMatch(/defaults\.d\/zz-extra\.conf line 2: ignored, not a known setting: portal_theme/);
+  });
+});
