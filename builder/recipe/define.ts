@@ -14,6 +14,8 @@
  *   });
  */
 
+import type { Plan, PlannedLayer } from './plan.ts';
+
 export type Arch = 'amd64' | 'arm64' | 'armhf';
 
 interface VarCommon {
@@ -57,7 +59,14 @@ export interface LayerDef {
   vars?: Record<string, VarSpec>;
   /** Services this layer offers; the portal layer lists them. */
   services?: readonly ServiceDef[];
+  /** Files made on the build host from the plan (pages listing the image's services, configs
+   *  derived from variables), written into the image after the overlay is copied and before the
+   *  commands run. Keys are absolute paths inside the image. Must be pure: same plan, same bytes. */
+  generate?: (plan: Plan, layer: PlannedLayer) => GeneratedFiles | Promise<GeneratedFiles>;
 }
+
+/** Absolute path inside the image → content (text is written as UTF-8), with an optional mode. */
+export type GeneratedFiles = Record<string, string | Uint8Array | { content: string | Uint8Array; mode: number }>;
 
 export type FsType = 'vfat' | 'ext4';
 

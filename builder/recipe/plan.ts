@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
-import type { BoardDef, ImageDef, PartitionDef, ServiceDef, VarValues } from './define.ts';
+import type { BoardDef, ImageDef, LayerDef, PartitionDef, ServiceDef, VarValues } from './define.ts';
 import type { Registry } from './registry.ts';
 import { RecipeError, type RecipeProblem } from '../errors.ts';
 import { closeMatches, IMAGE_NAME_PATTERN } from './schema.ts';
@@ -33,6 +33,18 @@ export interface PlannedLayer {
   vars: VarValues;
   /** Environment given to the layer's commands: image-wide CLIC_* values, then its variables. */
   env: Record<string, string>;
+  /** Whether the layer generates files from the plan (LayerDef.generate; see layerGenerator). */
+  generates: boolean;
+}
+
+// The plan stays plain data (printable, cloneable): generators are kept beside it.
+const generators = new WeakMap<PlannedLayer, NonNullable<LayerDef['generate']>>();
+
+/** The file generator of a planned layer, as resolvePlan found it in the registry. */
+export function layerGenerator(layer: PlannedLayer): LayerDef['generate'] {
+  const generate = generators.get(layer);
+  if (layer.generates && !generate) throw new Error(`layer "${layer.name}" generates files, but this plan was not made by resolvePlan in this process`);
+  return generate;
 }
 
 export interface PlannedPartition extends PartitionDef {
@@ -119,7 +131,7 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
         problems.push({ path: `/vars/${name}/${key}`, message: `${JSON.stringify(value)}: ${validate.errors?.[0]?.message ?? 'invalid'} (${spec.description})` });
       }
     }
-    layers.push({
+    const planned: PlannedLayer = {
       name,
       description: layer.description,
       packages: [...(layer.packages ?? [])],
@@ -127,7 +139,10 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
       commands: [...(layer.commands ?? [])],
       vars: values,
       env: Object.fromEntries(Object.entries(values).map(([k, v]) => [envName(k), envValue(v)])),
-    });
+      generates: !!layer.generate,
+    };
+    if (layer.generate) generators.set(planned, layer.generate);
+    layers.push(planned);
   });
   for (const layerName of Object.keys(image.vars ?? {})) {
     if (!image.layers.includes(layerName)) {

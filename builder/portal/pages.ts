@@ -1,0 +1,302 @@
+/**
+ * The service portal, generated at build time from the services the image's layers declare
+ * (`LayerDef.services`, gathered in `plan.services`: the one place that defines them).
+ *
+ * Pages, in French and English, each self-contained (inline CSS and SVG, system fonts, no
+ * external resource of any kind): `/` (the services) and `/about/` (the kit). nginx serves the
+ * language of the settings file (`index index.$clic_lang.html`); a link on each page switches
+ * language and remembers it in a cookie. The settings-file errors, written at boot to
+ * /run/clic/settings-errors.json, are fetched by a few lines of inline script and shown at the
+ * top of the page: the page itself stays a static build artifact, and the browser parses the
+ * JSON and escapes it (textContent), which no shell script at boot would do as safely.
+ *
+ *   const files = renderPortal({ services, address: '10.42.0.1', image: { … } });
+ *   files['/var/www/clic-portal/index.fr.html'];
+ */
+import { readFile } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import type { GeneratedFiles, ServiceDef } from '../recipe/define.ts';
+import type { Plan } from '../recipe/plan.ts';
+import { hotspotVars } from './hotspot.ts';
+
+export const WEB_ROOT = '/var/www/clic-portal';
+/** The deployer's settings file, at the root of the FAT partition (firstboot layer). */
+export const SETTINGS_FILE = 'clic-settings.txt';
+export const LANGUAGES = ['fr', 'en'] as const;
+export type Language = (typeof LANGUAGES)[number];
+
+export interface PortalService extends ServiceDef {
+  layer: string;
+  /** The icon's bytes, read from the layer's overlay; served as /clic/icons/<id>.<ext>. */
+  iconFile?: { ext: 'svg' | 'png'; bytes: Uint8Array };
+}
+
+export interface PortalInput {
+  services: readonly PortalService[];
+  /** The kit's hotspot address: the portal's own URL is http://<address>/. */
+  address: string;
+  /** Language served when the settings file names none. */
+  defaultLanguage?: Language;
+  image: { name: string; description: string; board: string; suite: string; layers: readonly string[]; sourceDateEpoch: number; settingsFile: string };
+}
+
+const T = {
+  title: { fr: 'Services du kit', en: 'Services of this kit' },
+  intro: {
+    fr: 'Ce kit fonctionne sans Internet : tout ce que vous consultez ici reste sur le kit. Choisissez un service.',
+    en: 'This kit works without the Internet: everything you open here stays on the kit. Pick a service.',
+  },
+  switchTo: { fr: 'English', en: 'Français' },
+  servicesLabel: { fr: 'Services', en: 'Services' },
+  none: { fr: 'Aucun service n’est installé sur ce kit.', en: 'No service is installed on this kit.' },
+  errorsTitle: { fr: 'Le fichier de réglages contient des erreurs', en: 'The settings file has errors' },
+  errorsText: {
+    fr: 'Ces réglages ont été ignorés ; le kit utilise à leur place les valeurs précédentes ou par défaut. Corrigez-les dans le fichier',
+    en: 'These settings were ignored; the kit uses the previous or default values instead. Fix them in the file',
+  },
+  errorsWhere: { fr: 'sur la partition de démarrage (FAT) de la carte SD ou du disque du kit.', en: 'on the boot (FAT) partition of the kit’s SD card or disk.' },
+  hidden: { fr: '(masquée)', en: '(hidden)' },
+  value: { fr: 'valeur', en: 'value' },
+  home: { fr: 'Retour aux services', en: 'Back to the services' },
+  footer: { fr: 'Kit CLIC — serveur hors ligne', en: 'CLIC kit — offline server' },
+  aboutTitle: { fr: 'À propos de ce kit', en: 'About this kit' },
+  aboutWhat: {
+    fr: 'Ce kit CLIC est un petit serveur qui fonctionne sans Internet. Il diffuse son propre réseau wifi ; chaque téléphone ou ordinateur qui le rejoint voit s’ouvrir ce portail, qui mène aux services du kit.',
+    en: 'This CLIC kit is a small server that works without the Internet. It runs its own wifi network; every phone or computer that joins it is shown this portal, which leads to the kit’s services.',
+  },
+  aboutHowTitle: { fr: 'Se connecter', en: 'Getting connected' },
+  aboutHow: {
+    fr: 'Rejoignez le réseau wifi du kit. Si ce portail ne s’ouvre pas tout seul, ouvrez n’importe quelle adresse web dans le navigateur, ou celle du kit :',
+    en: 'Join the kit’s wifi network. If this portal does not open by itself, open any web address in the browser, or the kit’s own:',
+  },
+  aboutSettingsTitle: { fr: 'Réglages', en: 'Settings' },
+  aboutSettings: {
+    fr: 'Le nom du réseau wifi, sa phrase de passe, le pays, le canal, le nom du kit, la langue et la clé SSH d’administration se règlent dans le fichier',
+    en: 'The wifi network name, its passphrase, country, channel, the kit’s name, the language and the administrator’s SSH key are set in the file',
+  },
+  aboutSettingsEnd: {
+    fr: 'sur la partition de démarrage (FAT) de la carte SD ou du disque du kit, depuis n’importe quel ordinateur ; ils s’appliquent au démarrage suivant.',
+    en: 'on the boot (FAT) partition of the kit’s SD card or disk, from any computer; they apply at the next start.',
+  },
+  aboutTechTitle: { fr: 'Détails techniques', en: 'Technical details' },
+  image: { fr: 'Image', en: 'Image' },
+  board: { fr: 'Matériel', en: 'Board' },
+  system: { fr: 'Système', en: 'System' },
+  built: { fr: 'Construite le', en: 'Built on' },
+  layers: { fr: 'Couches', en: 'Layers' },
+  address: { fr: 'Adresse du portail', en: 'Portal address' },
+} satisfies Record<string, Record<Language, string>>;
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** A service path must stay on the kit: an absolute path (`/kiwix/`), never another host. */
+export function checkServicePath(s: { id: string; layer: string; path: string }): void {
+  if (!/^\/(?!\/)[^\s"'<>\\]*$/.test(s.path)) {
+    throw new Error(`service "${s.id}" of layer "${s.layer}": path "${s.path}" must be an absolute path on the kit (like /kiwix/): the portal links to nothing outside the kit`);
+  }
+}
+
+const LOGO = `<svg class="logo" viewBox="0 0 48 48" width="40" height="40" aria-hidden="true" focusable="false"><circle cx="24" cy="38" r="4" fill="currentColor"/><path d="M12 27a17 17 0 0 1 24 0M6 20a26 26 0 0 1 36 0" fill="none" stroke="currentColor" stroke-width="4" stroke-linecap="round"/></svg>`;
+
+const CSS = `
+:root{color-scheme:light dark;--bg:#f6f7f9;--card:#fff;--text:#1b1f24;--muted:#59636e;--accent:#0b6e4f;--line:#d9dee3;--warn-bg:#fff4e5;--warn-line:#d97706}
+@media (prefers-color-scheme:dark){:root{--bg:#111418;--card:#1b2027;--text:#eef1f4;--muted:#a3adb8;--accent:#4fd1a5;--line:#2d343d;--warn-bg:#3a2a12;--warn-line:#f59e0b}}
+*{box-sizing:border-box}
+html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
+body{margin:0;background:var(--bg);color:var(--text);font:1rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",Ubuntu,Cantarell,"DejaVu Sans",sans-serif}
+header{display:flex;align-items:center;justify-content:space-between;gap:1rem;padding:.75rem 1rem;background:var(--accent);color:#fff}
+header .brand{display:flex;align-items:center;gap:.5rem;font-weight:700;font-size:1.25rem;color:inherit;text-decoration:none}
+header .lang{color:#fff;border:1px solid rgba(255,255,255,.7);border-radius:999px;padding:.4rem .9rem;text-decoration:none;min-height:44px;display:inline-flex;align-items:center}
+@media (prefers-color-scheme:dark){header{color:#0b1b14}header .lang{color:#0b1b14;border-color:rgba(0,0,0,.5)}}
+main{max-width:60rem;margin:0 auto;padding:1rem}
+h1{font-size:1.5rem;line-height:1.25;margin:.5rem 0}
+h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
+.intro{color:var(--muted);margin:0 0 1rem}
+.services{list-style:none;margin:0;padding:0;display:grid;gap:.75rem;grid-template-columns:repeat(auto-fill,minmax(16rem,1fr))}
+.services a{display:flex;gap:.9rem;align-items:flex-start;min-height:4.5rem;padding:1rem;background:var(--card);border:1px solid var(--line);border-radius:.75rem;color:inherit;text-decoration:none}
+.services a:hover,.services a:focus-visible{border-color:var(--accent);outline:2px solid var(--accent);outline-offset:1px}
+.services img,.services .initial{flex:none;width:3rem;height:3rem;border-radius:.6rem}
+.services .initial{display:flex;align-items:center;justify-content:center;background:var(--accent);color:#fff;font-weight:700;font-size:1.4rem}
+.services .name{display:block;font-weight:650;font-size:1.1rem}
+.services .desc{display:block;color:var(--muted);font-size:.95rem}
+.errors{background:var(--warn-bg);border:1px solid var(--warn-line);border-left-width:.4rem;border-radius:.5rem;padding:.75rem 1rem;margin:0 0 1rem}
+.errors h2{margin:0 0 .25rem}
+.errors ul{margin:.5rem 0 0;padding-left:1.2rem}
+.errors code,.about code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:.95em;overflow-wrap:anywhere}
+.about dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}
+.about dt{color:var(--muted)}
+.about dd{margin:0;overflow-wrap:anywhere}
+a{color:var(--accent)}
+footer{max-width:60rem;margin:1.5rem auto;padding:0 1rem;color:var(--muted);font-size:.9rem}
+[hidden]{display:none!important}
+`.trim();
+
+/** Inline script: shows the settings errors the kit found at boot (empty or missing: nothing). */
+function errorsScript(lang: Language): string {
+  const words = JSON.stringify({ hidden: T.hidden[lang], value: T.value[lang] });
+  return `(function(){var box=document.getElementById('settings-errors');if(!box||!window.fetch)return;var w=${words};
+fetch('/clic/settings-errors.json',{cache:'no-store'}).then(function(r){return r.ok?r.json():[]}).then(function(list){
+if(!Array.isArray(list)||!list.length)return;var ul=box.querySelector('ul');
+list.forEach(function(e){if(!e||typeof e!=='object')return;var li=document.createElement('li');var k=document.createElement('code');k.textContent=String(e.key||'?');li.appendChild(k);
+li.appendChild(document.createTextNode(' : '+String(e.message||'')));
+if(e.value!==undefined&&e.value!==null&&String(e.value)!==''){var secret=/pass|secret|password|psk/i.test(String(e.key));li.appendChild(document.createTextNode(' ('+w.value+' '+(secret?w.hidden:'\\u201c'+String(e.value)+'\\u201d')+')'))}
+ul.appendChild(li)});box.hidden=false}).catch(function(){})})();`;
+}
+
+function page(lang: Language, opts: { title: string; path: string; body: string; script?: string }): string {
+  const other = lang === 'fr' ? 'en' : 'fr';
+  return `<!doctype html>
+<html lang="${lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(opts.title)}</title>
+<link rel="icon" href="data:,">
+<style>${CSS}</style>
+</head>
+<body>
+<header><a class="brand" href="/">${LOGO}<span>CLIC</span></a><a class="lang" href="/clic/lang/${other}${opts.path}" hreflang="${other}" lang="${other}">${T.switchTo[lang]}</a></header>
+<main>
+${opts.body}
+</main>
+<footer>${escapeHtml(T.footer[lang])}</footer>
+${opts.script ? `<script>${opts.script}</script>\n` : ''}</body>
+</html>
+`;
+}
+
+function servicesPage(lang: Language, input: PortalInput): string {
+  const items = input.services.map((s) => {
+    const icon = s.iconFile
+      ? `<img src="/clic/icons/${escapeHtml(s.id)}.${s.iconFile.ext}" alt="" width="48" height="48">`
+      : `<span class="initial" aria-hidden="true">${escapeHtml([...s.name[lang]][0]?.toUpperCase() ?? '?')}</span>`;
+    return `<li><a href="${escapeHtml(s.path)}" data-service="${escapeHtml(s.id)}">${icon}<span><span class="name">${escapeHtml(s.name[lang])}</span><span class="desc">${escapeHtml(s.description[lang])}</span></span></a></li>`;
+  });
+  const body = [
+    `<h1>${T.title[lang]}</h1>`,
+    `<p class="intro">${T.intro[lang]}</p>`,
+    `<section id="settings-errors" class="errors" role="alert" hidden><h2>${T.errorsTitle[lang]}</h2><p>${T.errorsText[lang]} <code>${escapeHtml(input.image.settingsFile)}</code> ${T.errorsWhere[lang]}</p><ul></ul></section>`,
+    items.length ? `<ul class="services" aria-label="${T.servicesLabel[lang]}">\n${items.join('\n')}\n</ul>` : `<p>${T.none[lang]}</p>`,
+  ].join('\n');
+  return page(lang, { title: `CLIC — ${T.title[lang]}`, path: '/', body, script: errorsScript(lang) });
+}
+
+function aboutPage(lang: Language, input: PortalInput): string {
+  const { image } = input;
+  const built = new Date(image.sourceDateEpoch * 1000).toISOString().slice(0, 10);
+  const portal = `http://${input.address}/`;
+  const row = (k: string, v: string) => `<dt>${k}</dt><dd>${v}</dd>`;
+  const body = [
+    `<div class="about">`,
+    `<h1>${T.aboutTitle[lang]}</h1>`,
+    `<p>${T.aboutWhat[lang]}</p>`,
+    `<h2>${T.aboutHowTitle[lang]}</h2>`,
+    `<p>${T.aboutHow[lang]} <a href="/"><code>${escapeHtml(portal)}</code></a></p>`,
+    `<h2>${T.aboutSettingsTitle[lang]}</h2>`,
+    `<p>${T.aboutSettings[lang]} <code>${escapeHtml(image.settingsFile)}</code> ${T.aboutSettingsEnd[lang]}</p>`,
+    `<h2>${T.aboutTechTitle[lang]}</h2>`,
+    '<dl>',
+    row(T.image[lang], `${escapeHtml(image.name)} — ${escapeHtml(image.description)}`),
+    row(T.board[lang], escapeHtml(image.board)),
+    row(T.system[lang], `Debian ${escapeHtml(image.suite)}`),
+    row(T.built[lang], built),
+    row(T.layers[lang], escapeHtml(image.layers.join(', '))),
+    row(T.address[lang], `<code>${escapeHtml(portal)}</code>`),
+    '</dl>',
+    `<p><a href="/">${T.home[lang]}</a></p>`,
+    `</div>`,
+  ].join('\n');
+  return page(lang, { title: `CLIC — ${T.aboutTitle[lang]}`, path: '/about/', body });
+}
+
+export function portalNginx(address: string, defaultLanguage: Language): string {
+  return [
+    '# Service portal (clic-image, layer portal): the kit\'s own pages, in French and English.',
+    '# The language: a visitor\'s choice (cookie set by /clic/lang/<lang>/<page>), otherwise the',
+    '# settings file\'s, which /usr/lib/clic/portal-setup writes at boot in /run/clic/portal/.',
+    'map $cookie_clic_lang $clic_lang {',
+    '    default $clic_settings_lang;',
+    ...LANGUAGES.map((l) => `    ${l} ${l};`),
+    '}',
+    '',
+    'server {',
+    '    listen 80;',
+    '    listen [::]:80;',
+    '    # the kit by its hotspot address, or by any address it has (a wired network, a test\'s',
+    '    # port forward); other names go to the captive portal\'s redirect',
+    `    server_name ${address} localhost "~^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$";`,
+    `    root ${WEB_ROOT};`,
+    '    absolute_redirect off;',
+    '    charset utf-8;',
+    `    set $clic_settings_lang ${defaultLanguage};`,
+    '    include /run/clic/portal/nginx-lang*.conf;',
+    '    index index.$clic_lang.html;',
+    '    add_header Cache-Control "no-cache";',
+    '    add_header Vary "Cookie";',
+    '    location / {',
+    '    }',
+    '    location = /clic/settings-errors.json {',
+    '        root /run;',
+    '        default_type application/json;',
+    '        add_header Cache-Control "no-store";',
+    '    }',
+    `    location ~ ^/clic/lang/(${LANGUAGES.join('|')})(/.*)$ {`,
+    '        add_header Set-Cookie "clic_lang=$1; Path=/; Max-Age=31536000; SameSite=Lax";',
+    '        return 302 $2;',
+    '    }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** Every file of the portal: pages in both languages, icons, nginx site. Pure. */
+export function renderPortal(input: PortalInput): GeneratedFiles {
+  const ids = new Set<string>();
+  for (const s of input.services) {
+    checkServicePath(s);
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(s.id)) throw new Error(`service "${s.id}" of layer "${s.layer}": id must be lower-case letters, digits and dashes`);
+    if (ids.has(s.id)) throw new Error(`service "${s.id}" is declared twice`);
+    ids.add(s.id);
+  }
+  const files: GeneratedFiles = {};
+  for (const lang of LANGUAGES) {
+    files[`${WEB_ROOT}/index.${lang}.html`] = servicesPage(lang, input);
+    files[`${WEB_ROOT}/about/index.${lang}.html`] = aboutPage(lang, input);
+  }
+  for (const s of input.services) if (s.iconFile) files[`${WEB_ROOT}/clic/icons/${s.id}.${s.iconFile.ext}`] = s.iconFile.bytes;
+  files['/etc/nginx/sites-available/clic-portal'] = portalNginx(input.address, input.defaultLanguage ?? 'en');
+  return files;
+}
+
+/** The portal layer's generator: services and icons from the plan (icons from the layers' overlays). */
+export async function portalFiles(plan: Plan): Promise<GeneratedFiles> {
+  const services: PortalService[] = [];
+  for (const s of plan.services) {
+    let iconFile: PortalService['iconFile'];
+    if (s.icon) {
+      const overlay = plan.layers.find((l) => l.name === s.layer)?.overlay;
+      const ext = extname(s.icon).slice(1).toLowerCase();
+      if (!overlay || (ext !== 'svg' && ext !== 'png')) throw new Error(`service "${s.id}" of layer "${s.layer}": icon "${s.icon}" must be an .svg or .png file in overlays/${s.layer}/`);
+      iconFile = { ext, bytes: await readFile(join(overlay, s.icon)) };
+    }
+    services.push({ ...s, iconFile });
+  }
+  // the settings' default language comes from the firstboot layer's variable, when it has one
+  const language = plan.layers.find((l) => l.name === 'firstboot')?.vars.language;
+  return renderPortal({
+    services,
+    address: String(hotspotVars(plan).address),
+    defaultLanguage: LANGUAGES.find((l) => l === language) ?? 'en',
+    image: {
+      name: plan.image,
+      description: plan.description,
+      board: `${plan.board.name} (${plan.board.description})`,
+      suite: plan.suite,
+      layers: plan.layers.map((l) => l.name),
+      sourceDateEpoch: plan.sourceDateEpoch,
+      settingsFile: SETTINGS_FILE,
+    },
+  });
+}

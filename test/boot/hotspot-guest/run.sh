@@ -1,0 +1,104 @@
+#!/bin/bash
+# Runs inside the booted kit, from the test drive (never part of the image), started by the
+# kernel command line (systemd.run=). It checks the hotspot the way a phone would: a second
+# virtual radio (mac80211_hwsim) in its own network namespace scans, associates with
+# wpa_supplicant, takes a DHCP lease from the kit, then fetches each OS connectivity probe and
+# the portal over HTTP, with names resolved by the kit's DNS. Every finding is one
+# "CLIC-TEST <key> <value>" line on the serial console; the host test asserts on them.
+# Inputs: test.env beside this script (EXPECT_SSID, PASSPHRASE, PROBES: "os url" lines).
+set -u
+D=$(cd "$(dirname "$0")" && pwd)
+. "$D/test.env"
+exec > /dev/console 2>&1
+mark() { echo "CLIC-TEST $*"; }
+NS=clic-client
+in_ns() { ip netns exec "$NS" "$@"; }
+wait_for() { # seconds, command…
+    local t=$1; shift
+    for _ in $(seq "$t"); do "$@" > /dev/null 2>&1 && return 0; sleep 1; done
+    return 1
+}
+
+mark begin
+mark system-state "$(systemctl is-system-running --wait)"
+mark failed-units "[$(systemctl list-units --failed --no-legend --plain | awk '{print $1}' | xargs)]"
+journalctl -b -o cat -t clic-hotspot | sed 's/^/CLIC-TEST hotspot-log-before /'
+mark hostapd-before "$(systemctl is-active hostapd.service)"
+mark dnsmasq-before "$(systemctl is-active dnsmasq.service)"
+mark nginx "$(systemctl is-active nginx.service)"
+# the kit's own resolver: systemd-resolved's stub, with no dnsmasq registered on lo
+mark kit-resolv-conf "$(grep -h '^nameserver' /etc/resolv.conf | xargs)"
+mark kit-dns-lo "[$(resolvectl dns lo 2>&1 | sed 's/^.*://' | xargs)]"
+
+# two virtual radios (already there when the test loaded the module at boot; otherwise they
+# appear now, and the kit's hotspot must pick one up as it would a USB adapter plugged in)
+modprobe mac80211_hwsim radios=2
+if ! wait_for 60 grep -qx configured /run/clic/hotspot/state; then mark error "hotspot not configured"; fi
+AP=$(cat /run/clic/hotspot/interface 2>/dev/null)
+mark ap-interface "$AP"
+wait_for 60 sh -c "iw dev '$AP' info | grep -q 'type AP'" || mark error "$AP is not an access point"
+mark ap-type "$(iw dev "$AP" info | awk '$1 == "type" {print $2}')"
+mark hostapd "$(systemctl is-active hostapd.service)"
+journalctl -b -o cat -t clic-hotspot | sed 's/^/CLIC-TEST hotspot-log /'
+
+CLIENT=
+for dev in /sys/class/net/*; do
+    [ -e "$dev/phy80211" ] && [ "${dev##*/}" != "$AP" ] && CLIENT=${dev##*/} && break
+done
+PHY=$(basename "$(readlink -f "/sys/class/net/$CLIENT/phy80211")")
+ip netns add "$NS"
+iw phy "$PHY" set netns name "$NS"
+mkdir -p "/etc/netns/$NS" && : > "/etc/netns/$NS/resolv.conf"
+in_ns ip link set lo up
+in_ns ip link set "$CLIENT" up
+mark client-interface "$CLIENT"
+
+# the SSID on the air
+for _ in $(seq 10); do
+    ssids=$(in_ns iw dev "$CLIENT" scan 2>/dev/null | sed -n 's/^\s*SSID: //p')
+    [ -n "$ssids" ] && break
+    sleep 1
+done
+while IFS= read -r s; do [ -n "$s" ] && mark scan-ssid "$s"; done <<< "$ssids"
+
+# associate as a phone would: WPA2 with the passphrase, or an open network
+mkdir -p /run/clic-test
+{
+    echo "ctrl_interface=/run/clic-test/wpa"
+    echo "network={"
+    echo "  ssid=\"$EXPECT_SSID\""
+    if [ -n "$PASSPHRASE" ]; then echo "  key_mgmt=WPA-PSK"; echo "  proto=RSN"; echo "  psk=\"$PASSPHRASE\""; else echo "  key_mgmt=NONE"; fi
+    echo "}"
+} > /run/clic-test/wpa.conf
+LD_LIBRARY_PATH=$D/lib in_ns "$D/bin/wpa_supplicant" -B -i "$CLIENT" -D nl80211 -c /run/clic-test/wpa.conf -f /run/clic-test/wpa.log
+wait_for 30 sh -c "ip netns exec $NS iw dev $CLIENT link | grep -q '^Connected'" || mark error "no association"
+mark associated-ssid "$(in_ns iw dev "$CLIENT" link | sed -n 's/^\s*SSID: //p')"
+grep -q 'WPA: Key negotiation completed' /run/clic-test/wpa.log && mark wpa-key-negotiated yes
+grep -o 'CTRL-EVENT-CONNECTED.*' /run/clic-test/wpa.log | head -1 | sed 's/^/CLIC-TEST wpa-event /'
+
+# a DHCP lease from the kit
+in_ns "$D/bin/busybox" udhcpc -i "$CLIENT" -f -q -n -t 10 -T 2 -s "$D/udhcpc.sh" || mark error "no DHCP lease"
+mark client-address "$(in_ns ip -4 -o address show dev "$CLIENT" | awk '{print $4}')"
+mark client-resolv "$(grep -h '^nameserver' "/etc/netns/$NS/resolv.conf" | xargs)"
+
+# HTTP as the client sees it; names resolved by the kit's DNS
+fetch() { in_ns timeout 20 bash "$D/http.sh" "$1"; }
+status_of() { head -1 | awk '{print $2}'; }
+header_of() { grep -i "^$1:" | head -1 | sed 's/^[^:]*: *//' | tr -d '\r'; }
+while read -r os url; do
+    [ -n "$url" ] || continue
+    host=${url#http://}; host=${host%%/*}
+    resp=$(fetch "$url")
+    location=$(header_of Location <<< "$resp")
+    landing=$(fetch "$location")
+    services=$(grep -o 'data-service="[^"]*"' <<< "$landing" | sed 's/data-service="\(.*\)"/\1/' | xargs | tr ' ' ',')
+    mark probe "$os $url resolved=$(in_ns getent hosts "$host" | awk '{print $1}') status=$(status_of <<< "$resp") location=$location cache=$(header_of Cache-Control <<< "$resp" | tr -d ' ') landing-status=$(status_of <<< "$landing") landing-services=$services"
+done <<< "$PROBES"
+
+resp=$(fetch "http://any-site.example/some/page")
+mark other-host "status=$(status_of <<< "$resp") location=$(header_of Location <<< "$resp")"
+page=$(fetch "http://$(grep -h '^nameserver' "/etc/netns/$NS/resolv.conf" | awk '{print $2}')/")
+mark portal "status=$(status_of <<< "$page") lang=$(grep -o '<html lang="[a-z]*"' <<< "$page" | cut -d'"' -f2) services=$(grep -o 'data-service="[^"]*"' <<< "$page" | cut -d'"' -f2 | xargs | tr ' ' ',')"
+errors=$(fetch "http://10.42.0.1/clic/settings-errors.json" | sed '1,/^\r\?$/d' | tr -d '\n')
+mark settings-errors "$errors"
+mark done

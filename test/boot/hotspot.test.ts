@@ -1,0 +1,185 @@
+/**
+ * The hotspot, captive portal and portal of the x86_64 image, end to end under QEMU, as a phone
+ * would meet them. Each scenario boots a copy of the shared image whose settings file was edited
+ * on its FAT partition (mtools, no mount). Inside the guest (script on a test drive, see
+ * hotspot-kit.ts): no wifi at boot (one journal line, no failed unit), then mac80211_hwsim's two
+ * radios appear: the kit serves one, a wpa_supplicant client on the other (own network
+ * namespace) scans, associates, gets a DHCP lease, and fetches every OS probe and the portal.
+ * Then headless Chromium opens the portal at phone size through a port forward, records every
+ * request, and keeps a screenshot next to the shared images (test/.artifacts/<stamp>/).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadRegistry } from '../../builder/index.ts';
+import { PROBES } from '../../builder/portal/probes.ts';
+import { imagesDir } from '../support/images.ts';
+import { planOf } from '../support/plans.ts';
+import { bootKit, settingsFile, type Kit } from './hotspot-kit.ts';
+import { visitPortal, type PortalVisit } from './portal-browser.ts';
+
+const IMAGE = 'clic-pc-x86_64';
+const plan = await planOf(IMAGE);
+const hotspot = plan.layers.find((l) => l.name === 'hotspot')!.vars;
+const ADDRESS = String(hotspot.address);
+const PORTAL = `http://${ADDRESS}/`;
+const SERVICE_IDS = plan.services.map((s) => s.id);
+
+interface Scenario {
+  name: string;
+  settings: Record<string, string>;
+  /** What the kit must serve: the settings' values, or the recipe's defaults. */
+  ssid: string;
+  passphrase: string;
+  country: string;
+  channel: string;
+  language: 'fr' | 'en';
+  errorKeys: string[];
+  wifiAtBoot: boolean;
+}
+
+async function runScenario(s: Scenario): Promise<{ kit: Kit; visit: PortalVisit; ms: Record<string, number> }> {
+  const registry = await loadRegistry();
+  const dir = await imagesDir();
+  const scratchDir = mkdtempSync(join(tmpdir(), 'clic-hotspot-'));
+  const started = Date.now();
+  const kit = await bootKit({
+    image: join(dir, `${IMAGE}.img`),
+    board: registry.boards.get(plan.board.name)!,
+    scratchDir,
+    settings: settingsFile(s.settings),
+    expect: { ssid: s.ssid, passphrase: s.passphrase },
+    wifiAtBoot: s.wifiAtBoot,
+  });
+  try {
+    await kit.vm.waitFor(/^CLIC-TEST begin/, 600_000);
+    const booted = Date.now();
+    await kit.vm.waitFor(/^CLIC-TEST done/, 600_000);
+    const guestDone = Date.now();
+    const visit = await visitPortal({ url: `http://127.0.0.1:${kit.httpPort}/`, screenshot: join(dir, `portal-${s.name}-390x844.png`), expectErrors: s.errorKeys.length > 0 });
+    const ms = { boot: booted - started, guestChecks: guestDone - booted, chromium: Date.now() - guestDone };
+    writeFileSync(join(dir, `hotspot-${s.name}.json`), JSON.stringify({ accel: kit.vm.accel, ms, visit }, null, 2));
+    return { kit, visit, ms };
+  } finally {
+    await kit.vm.stop();
+    writeFileSync(join(dir, `hotspot-${s.name}.console.log`), kit.vm.console);
+    rmSync(scratchDir, { recursive: true, force: true });
+  }
+}
+
+function checkKit(kit: Kit, s: Scenario) {
+  const one = (key: string) => {
+    const values = kit.marks(key);
+    expect(values, `${key}\n${kit.vm.console.slice(-4000)}`).toHaveLength(1);
+    return values[0];
+  };
+  expect(kit.marks('error'), kit.vm.console.slice(-4000)).toEqual([]);
+
+  const security = s.passphrase ? 'WPA2, passphrase from the settings' : 'open';
+  const serving = (ap: string) => `hotspot on ${ap}: SSID "${s.ssid}" (${security}), country ${s.country}, channel ${s.channel}, address ${ADDRESS}`;
+  // the system is up with no failed unit; without wifi: one clear line, hostapd skipped (not failed)
+  expect(one('system-state')).toBe('running');
+  expect(one('failed-units')).toBe('[]');
+  if (s.wifiAtBoot) {
+    expect(kit.marks('hotspot-log-before')).toEqual([serving('wlan0')]);
+    expect(one('hostapd-before')).toBe('active');
+  } else {
+    expect(kit.marks('hotspot-log-before')).toEqual(['no wifi interface found: the hotspot is off until a wifi adapter appears; the rest of the kit works without it']);
+    expect(one('hostapd-before')).toBe('inactive');
+  }
+  expect(one('dnsmasq-before')).toBe('active');
+  expect(one('nginx')).toBe('active');
+  // the kit's own resolver is untouched: resolved's stub, no dnsmasq registered for lo
+  expect(one('kit-resolv-conf')).toBe('nameserver 127.0.0.53');
+  expect(one('kit-dns-lo')).toBe('[]');
+
+  // the radios appeared: the hotspot picked the first one up, with the effective settings
+  const ap = one('ap-interface');
+  expect(ap).toMatch(/^wlan\d$/);
+  expect(one('ap-type')).toBe('AP');
+  expect(one('hostapd')).toBe('active');
+  expect(kit.marks('hotspot-log')).toContain(serving(ap));
+
+  // the client: sees the SSID, associates (WPA2 handshake when there is a passphrase), gets a lease
+  expect(kit.marks('scan-ssid')).toEqual([s.ssid]);
+  expect(one('associated-ssid')).toBe(s.ssid);
+  expect(kit.marks('wpa-key-negotiated')).toEqual(s.passphrase ? ['yes'] : []);
+  const lease = one('lease');
+  expect(lease).toMatch(new RegExp(`^ip=${ADDRESS.replace(/1$/, '').replace(/\./g, '\\.')}(\\d+) mask=24 router=${ADDRESS} dns=${ADDRESS}$`));
+  const host = Number(/^ip=\S+\.(\d+) /.exec(lease)![1]);
+  expect(host).toBeGreaterThanOrEqual(10);
+  expect(host).toBeLessThanOrEqual(250);
+
+  // every OS probe: the name resolves to the kit, the answer is a never-cached 302 to the
+  // portal (not the "online" answer), and the popup lands on the portal's service list
+  const probes = kit.marks('probe');
+  expect(probes).toHaveLength(PROBES.length);
+  for (const p of PROBES) {
+    const seen = probes.find((line) => line.startsWith(`${p.os} ${p.url} `));
+    expect(seen, p.url).toBe(`${p.os} ${p.url} resolved=${ADDRESS} status=302 location=${PORTAL} cache=no-store landing-status=200 landing-services=${SERVICE_IDS.join(',')}`);
+  }
+  expect(one('other-host')).toBe(`status=302 location=${PORTAL}`);
+  expect(one('portal')).toBe(`status=200 lang=${s.language} services=${SERVICE_IDS.join(',')}`);
+  const errors = JSON.parse(one('settings-errors') || '[]') as { key: string }[];
+  expect(errors.map((e) => e.key).sort()).toEqual([...s.errorKeys].sort());
+}
+
+function checkVisit(visit: PortalVisit, kit: Kit, s: Scenario) {
+  // nothing but the kit: every request the browser made went to the forwarded kit address
+  const origin = `http://127.0.0.1:${kit.httpPort}/`;
+  expect(visit.requests.length).toBeGreaterThan(0);
+  expect(visit.requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:'))).toEqual([]);
+  expect(visit.lang).toBe(s.language);
+  expect(visit.services.map((x) => x.id)).toEqual(SERVICE_IDS);
+  expect(visit.services.map((x) => x.name)).toEqual(plan.services.map((x) => x.name[s.language]));
+  expect(visit.services.map((x) => x.href)).toEqual(plan.services.map((x) => x.path));
+  // readable on a phone: no sideways scrolling, body text at 16 px
+  expect(visit.overflows).toBe(false);
+  expect(visit.fontSizePx).toBeGreaterThanOrEqual(16);
+  const other = s.language === 'fr' ? 'en' : 'fr';
+  expect(visit.switched).toEqual({ lang: other, services: plan.services.map((x) => x.name[other]) });
+  expect(visit.about.lang).toBe(other);
+  expect(visit.about.title).toBe(plan.services.find((x) => x.id === 'about')!.name[other]);
+  expect(visit.errorsVisible).toBe(s.errorKeys.length > 0);
+  expect(visit.errors).toHaveLength(s.errorKeys.length);
+  for (const key of s.errorKeys) expect(visit.errors.some((e) => e.startsWith(`${key} : `)), key).toBe(true);
+}
+
+describe('hotspot, captive portal and portal in the booted x86_64 image', () => {
+  it("a deployer's settings file: its SSID and WPA2 passphrase are served on wifi that appears after boot, every probe pops up the portal", async () => {
+    const s: Scenario = {
+      name: 'settings',
+      settings: { wifi_ssid: 'Atelier 42', wifi_passphrase: 'correct horse battery', wifi_country: 'DE', wifi_channel: '11', language: 'en' },
+      ssid: 'Atelier 42',
+      passphrase: 'correct horse battery',
+      country: 'DE',
+      channel: '11',
+      language: 'en',
+      errorKeys: [],
+      wifiAtBoot: false,
+    };
+    const { kit, visit } = await runScenario(s);
+    checkKit(kit, s);
+    checkVisit(visit, kit, s);
+  });
+
+  it('a settings file with bad values, wifi present at boot: the hotspot comes up with the defaults, the errors are on the portal', async () => {
+    const s: Scenario = {
+      name: 'bad-settings',
+      settings: { wifi_ssid: 'This SSID is far longer than thirty-two bytes', wifi_passphrase: 'short', wifi_country: 'XX', wifi_channel: '99' },
+      ssid: String(hotspot.wifiSsid),
+      passphrase: String(hotspot.wifiPassphrase),
+      country: String(hotspot.wifiCountry),
+      channel: String(hotspot.wifiChannel),
+      language: String(plan.layers.find((l) => l.name === 'firstboot')?.vars.language ?? 'en') as 'fr' | 'en',
+      errorKeys: ['wifi_ssid', 'wifi_passphrase', 'wifi_country', 'wifi_channel'],
+      wifiAtBoot: true,
+    };
+    const { kit, visit } = await runScenario(s);
+    checkKit(kit, s);
+    checkVisit(visit, kit, s);
+    // the rejected passphrase is not shown to every visitor of the portal
+    expect(visit.errors.find((e) => e.startsWith('wifi_passphrase'))).not.toContain('short');
+  });
+});

@@ -1,0 +1,70 @@
+/**
+ * The captive portal: the probe map covers the five OS families, nginx sends every probe and
+ * every foreign host name to the portal with a 302 (never the "online" answer), and dnsmasq
+ * answers every name with the kit's address.
+ */
+import { describe, expect, it } from 'vitest';
+import { captiveFiles, captiveNginx } from '../../builder/portal/captive.ts';
+import { PROBES, probeHosts } from '../../builder/portal/probes.ts';
+import { planOf } from '../support/plans.ts';
+
+describe('probe map', () => {
+  it('covers Android, Apple, Windows, Firefox and NetworkManager with the URLs of DESIGN.md §5', () => {
+    expect(new Set(PROBES.map((p) => p.os))).toEqual(new Set(['Android', 'Apple', 'Windows', 'Firefox', 'NetworkManager']));
+    const urls = PROBES.map((p) => p.url);
+    for (const url of [
+      'http://connectivitycheck.gstatic.com/generate_204',
+      'http://www.google.com/gen_204',
+      'http://clients3.google.com/generate_204',
+      'http://captive.apple.com/hotspot-detect.html',
+      'http://www.msftconnecttest.com/connecttest.txt',
+      'http://www.msftncsi.com/ncsi.txt',
+      'http://detectportal.firefox.com/canonical.html',
+      'http://nmcheck.gnome.org/check_network_status.txt',
+    ]) expect(urls).toContain(url);
+    for (const p of PROBES) {
+      expect(p.url).toBe(`http://${p.host}${p.path}`);
+      expect([200, 204]).toContain(p.online.status);
+      if (p.online.status === 200) expect(p.online.body, p.url).toBeTruthy();
+    }
+  });
+});
+
+describe('captive-portal files', () => {
+  const nginx = captiveNginx('10.42.0.1');
+  const servers = nginx.split(/^server \{$/m).slice(1);
+
+  it('nginx: a server for the probe hosts and a default server, both answering only 302 to the portal, never cached', () => {
+    expect(servers).toHaveLength(2);
+    const [probes, fallback] = servers;
+    expect(probes).toMatch(new RegExp(`server_name ${probeHosts().join(' ').replace(/\./g, '\\.')};`));
+    expect(fallback).toMatch(/listen 80 default_server;/);
+    for (const s of servers) {
+      expect([...s.matchAll(/return (\d+) (\S+);/g)].map((m) => [m[1], m[2]])).toEqual([['302', 'http://10.42.0.1/']]);
+      expect(s).toMatch(/add_header Cache-Control "no-store" always;/);
+      expect(s).not.toMatch(/return 20[04]/);
+    }
+  });
+
+  it('nginx: a server_names hash bucket large enough for the longest probe host name', () => {
+    const size = Number(/^server_names_hash_bucket_size (\d+);$/m.exec(nginx)?.[1]);
+    expect(size).toBeGreaterThanOrEqual(2 * Math.max(...probeHosts().map((h) => h.length)));
+    expect(nginx.match(/server_names_hash_bucket_size/g)).toHaveLength(1);
+  });
+
+  it('dnsmasq: every name is the kit, nothing forwarded, /etc/hosts not used; file names without a dot', () => {
+    const files = captiveFiles('10.42.0.1');
+    const dnsmasq = String(files['/etc/dnsmasq.d/clic-captive-portal']);
+    expect(dnsmasq).toMatch(/^address=\/#\/10\.42\.0\.1$/m);
+    expect(dnsmasq).toMatch(/^no-resolv$/m);
+    expect(dnsmasq).toMatch(/^no-hosts$/m);
+    for (const path of Object.keys(files).filter((p) => p.startsWith('/etc/dnsmasq.d/'))) expect(path.split('/').pop()).not.toContain('.');
+  });
+
+  it('the shipped images redirect to the hotspot address of their recipe', async () => {
+    const plan = await planOf('clic-pc-x86_64');
+    const address = plan.layers.find((l) => l.name === 'hotspot')!.vars.address;
+    expect(plan.layers.find((l) => l.name === 'captive-portal')!.generates).toBe(true);
+    expect(captiveNginx(String(address))).toContain(`return 302 http://${address}/;`);
+  });
+});
