@@ -6,14 +6,16 @@
  *   const result = await buildImage(plan, { cacheDir, events, signal });
  *   result.image; // /path/out/clic-rpi4.img
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BuildEvents } from './events.ts';
 import { runSteps } from './pipeline.ts';
 import type { Plan } from './recipe/plan.ts';
 import type { Step } from './step.ts';
+import { StepCache } from './cache/store.ts';
 import { hostToolsStep } from './steps/host-tools.ts';
+import { packagesStep } from './steps/packages.ts';
 import { bootstrapStep } from './steps/bootstrap.ts';
 import { layerStep } from './steps/layer.ts';
 import { finalizeStep } from './steps/finalize.ts';
@@ -22,8 +24,10 @@ import { diskStep } from './steps/disk.ts';
 import { checksumStep } from './steps/checksum.ts';
 
 export interface BuildRuntime {
-  /** Shared apt cache and scratch space; default $CLIC_CACHE_DIR or ~/.cache/clic-image. */
+  /** Step cache, shared apt cache and scratch space; default $CLIC_CACHE_DIR or ~/.cache/clic-image. */
   cacheDir?: string;
+  /** Run every step, neither looking up nor storing results in the step cache. */
+  noCache?: boolean;
   events?: BuildEvents;
   signal?: AbortSignal;
 }
@@ -35,10 +39,32 @@ export interface BuildResult {
 }
 
 export const defaultCacheDir = () => process.env.CLIC_CACHE_DIR ?? join(homedir(), '.cache', 'clic-image');
+export const stepCacheOf = (cacheDir: string) => new StepCache(join(resolve(cacheDir), 'steps'));
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Scratch folders of builds that died without cleaning up (killed with SIGKILL, power cut):
+ *  removed, unless something is still mounted below them. */
+async function sweepDeadBuilds(workRoot: string): Promise<void> {
+  for (const name of await readdir(workRoot).catch(() => [] as string[])) {
+    const dir = join(workRoot, name);
+    const pid = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => 'NaN'));
+    if (!Number.isInteger(pid) || processAlive(pid) || (await mountsBelow(dir)).length) continue;
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 export function stepsFor(plan: Plan, cacheDir: string): Step[] {
   return [
     hostToolsStep,
+    packagesStep,
     bootstrapStep(cacheDir),
     ...plan.layers.map(layerStep),
     finalizeStep,
@@ -64,13 +90,16 @@ export async function buildImage(plan: Plan, runtime: BuildRuntime = {}): Promis
   const events = runtime.events ?? new BuildEvents();
   const signal = runtime.signal ?? new AbortController().signal;
   await mkdir(join(cacheDir, 'work'), { recursive: true });
+  await sweepDeadBuilds(join(cacheDir, 'work'));
   await mkdir(plan.output.dir, { recursive: true });
   const workDir = await mkdtemp(join(cacheDir, 'work', `${plan.image}-`));
+  await writeFile(join(workDir, 'pid'), String(process.pid));
   const steps = stepsFor(plan, cacheDir);
+  const cache = runtime.noCache ? null : stepCacheOf(cacheDir);
   events.emit({ type: 'build:start', image: plan.image, board: plan.board.name, steps: steps.map((s) => s.name) });
   let failure: unknown;
   try {
-    await runSteps(steps, { plan, workDir, rootfs: join(workDir, 'rootfs'), signal, events });
+    await runSteps(steps, { plan, workDir, rootfs: join(workDir, 'rootfs'), signal, events, cache });
   } catch (err) {
     failure = err;
   }

@@ -7,9 +7,10 @@
  *   clic-image list
  */
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import {
-  AbortedError, BuildEvents, buildImage, describeType, HostToolError, installHostTools, labSchema, loadRecipe,
+  AbortedError, BuildEvents, buildImage, defaultCacheDir, describeType, stepCacheOf, HostToolError, installHostTools, labSchema, loadRecipe,
   loadRegistry, RecipeError, resolvePlan, StepError, type BuildEvent, type Plan, type Registry,
 } from './index.ts';
 
@@ -23,6 +24,8 @@ commands:
   plan <recipe>    print what a build would do, without doing it
   list             boards, layers and images with one-line descriptions
   schema           JSON schema of lab YAML files
+  cache ls         what the step cache holds (step, image, size, last use)
+  cache prune      bound the step cache: --max-size SIZE, --unused-for DAYS, or --all
 
 Run "clic-image <command> --help" for a command's options.
 `,
@@ -31,10 +34,18 @@ Run "clic-image <command> --help" for a command's options.
 Builds <recipe> (an image name such as clic-rpi4, an image .ts file, or a lab .yaml file
 that "extends:" an image) into <out>/<image>.img and <out>/<image>.img.sha256. Must run as root.
 
+Steps that make the root file system (bootstrap, each layer, finalize) are cached by a key
+made of everything they depend on: the exact package versions, overlay files, commands,
+variables. Change one layer's file and only that layer and the later steps run again.
+File dates are SOURCE_DATE_EPOCH when set, else the date of the Debian suite's Release file:
+the same recipe and package set give the same image, byte for byte.
+
 options:
   --out DIR              output folder (default: ./out)
   --mirror URL           Debian mirror for bootstrap (default: mmdebstrap's default mirror)
-  --cache-dir DIR        apt cache and scratch space (default: $CLIC_CACHE_DIR or ~/.cache/clic-image)
+  --cache-dir DIR        step cache, apt cache and scratch space
+                         (default: $CLIC_CACHE_DIR or ~/.cache/clic-image)
+  --no-cache             run every step, neither using nor filling the step cache
   --install-host-tools   apt-get install the host tools that are missing instead of stopping
   --json                 one JSON event per line on stdout instead of human output
   --verbose              show the output of every command
@@ -49,6 +60,14 @@ partitions and steps. Nothing is built. --json prints the plan as JSON.
 
 Lists boards, layers (with their variables, types and defaults) and images.
 `,
+  cache: `usage: clic-image cache ls [--json] [--cache-dir DIR]
+       clic-image cache prune [--max-size SIZE] [--unused-for DAYS] [--all] [--cache-dir DIR]
+
+ls lists the step cache's entries, least recently used first: key, step, image, size, last
+use. prune removes entries, least recently used first, until the cache fits in SIZE (e.g.
+20G, 500M), or those not used for DAYS days, or all of them, with --all (the downloaded
+packages too). Entries are only ever read whole: pruning never makes a build wrong, only slower.
+`,
   schema: `usage: clic-image schema
 
 Prints the JSON schema that lab YAML files are validated against.
@@ -59,6 +78,10 @@ const OPTIONS = {
   out: { type: 'string', default: 'out' },
   mirror: { type: 'string' },
   'cache-dir': { type: 'string' },
+  'no-cache': { type: 'boolean', default: false },
+  'max-size': { type: 'string' },
+  'unused-for': { type: 'string' },
+  all: { type: 'boolean', default: false },
   'install-host-tools': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   verbose: { type: 'boolean', default: false },
@@ -68,11 +91,12 @@ const OPTIONS = {
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
-function sourceDateEpoch(): number {
+/** SOURCE_DATE_EPOCH when set; else null: the build dates itself from the suite's Release file. */
+function sourceDateEpoch(): number | null {
   const env = process.env.SOURCE_DATE_EPOCH;
-  if (env && /^\d+$/.test(env)) return parseInt(env, 10);
-  const day = 86_400;
-  return Math.floor(Date.now() / 1000 / day) * day;
+  if (env === undefined || env === '') return null;
+  if (!/^\d+$/.test(env)) throw new UsageError(`SOURCE_DATE_EPOCH="${env}": expected a number of seconds since 1970-01-01`);
+  return parseInt(env, 10);
 }
 
 async function planFor(registry: Registry, recipe: string | undefined, values: Values, command: string): Promise<Plan> {
@@ -106,6 +130,12 @@ function humanRenderer(verbose: boolean): { listener: (e: BuildEvent) => void; s
         break;
       case 'cmd':
         if (verbose) process.stderr.write(`  $ ${e.argv.join(' ').slice(0, 300)}\n`);
+        break;
+      case 'step:skip':
+        process.stderr.write(`↷ ${e.step} — ${e.reason}${e.key ? ` (${e.key.slice(0, 12)})` : ''}\n`);
+        break;
+      case 'cache':
+        process.stderr.write(`  ${e.action === 'restore' ? `replayed cached ${e.step}` : `stored ${e.step} in the cache`} (${seconds(e.ms)})\n`);
         break;
       case 'step:end':
         current = null;
@@ -187,6 +217,48 @@ function report(err: unknown, debug: boolean, json: boolean): number {
   return code;
 }
 
+const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+
+function parseSize(text: string): number {
+  const m = text.trim().toUpperCase().match(/^(\d+(?:\.\d+)?)\s*([KMGT]?)I?B?$/);
+  if (!m) throw new UsageError(`--max-size "${text}": expected a size such as 20G, 500M or 1T`);
+  return Math.floor(parseFloat(m[1]) * UNITS[m[2]]);
+}
+
+const bytes = (n: number) => (n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`);
+
+async function cacheCommand(sub: string | undefined, extra: string[], values: Values): Promise<number> {
+  if (extra.length) throw new UsageError(`cache: unexpected arguments: ${extra.join(' ')}`);
+  const cacheDir = values['cache-dir'] ?? defaultCacheDir();
+  const cache = stepCacheOf(cacheDir);
+  if (sub === 'ls') {
+    const entries = await cache.list();
+    if (values.json) {
+      process.stdout.write(JSON.stringify(entries, null, 2) + '\n');
+      return 0;
+    }
+    const lines = entries.map((e) => `${e.key.slice(0, 12)}  ${e.step.padEnd(24)} ${e.image.padEnd(18)} ${bytes(e.bytes).padStart(10)}  ${e.lastUsed.slice(0, 16).replace('T', ' ')}`);
+    const total = entries.reduce((n, e) => n + e.bytes, 0);
+    process.stdout.write([`key           ${'step'.padEnd(24)} ${'image'.padEnd(18)} ${'size'.padStart(10)}  last used (UTC)`, ...lines, `${entries.length} entries, ${bytes(total)} in ${cache.root}`].join('\n') + '\n');
+    return 0;
+  }
+  if (sub === 'prune') {
+    const days = values['unused-for'];
+    if (days !== undefined && !/^\d+(\.\d+)?$/.test(days)) throw new UsageError(`--unused-for "${days}": expected a number of days`);
+    if (!values.all && days === undefined && values['max-size'] === undefined) throw new UsageError(`cache prune: say what to keep\n\n${HELP.cache}`);
+    const removed = await cache.prune({
+      all: values.all,
+      maxBytes: values['max-size'] === undefined ? undefined : parseSize(values['max-size']),
+      unusedForMs: days === undefined ? undefined : parseFloat(days) * 86_400_000,
+    });
+    if (values.all) await rm(join(cacheDir, 'apt-archives'), { recursive: true, force: true });
+    const freed = removed.reduce((n, e) => n + e.bytes, 0);
+    process.stdout.write(`removed ${removed.length} entries (${bytes(freed)})${values.all ? ' and the downloaded packages' : ''}\n`);
+    return 0;
+  }
+  throw new UsageError(`cache: expected "ls" or "prune"\n\n${HELP.cache}`);
+}
+
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
@@ -207,6 +279,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP[command]);
     return 0;
   }
+  if (command === 'cache') return cacheCommand(recipe, extra, values);
   if (extra.length) throw new UsageError(`${command}: unexpected arguments: ${extra.join(' ')}`);
   const registry = await loadRegistry();
   switch (command) {
@@ -241,7 +314,7 @@ async function main(argv: string[]): Promise<number> {
       process.on('SIGTERM', onSignal);
       process.on('SIGHUP', onSignal);
       try {
-        await buildImage(plan, { cacheDir: values['cache-dir'], events, signal: controller.signal });
+        await buildImage(plan, { cacheDir: values['cache-dir'], noCache: values['no-cache'], events, signal: controller.signal });
       } finally {
         human?.stop();
       }

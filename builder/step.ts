@@ -12,9 +12,16 @@
 import type { BuildEvents } from './events.ts';
 import type { RunOptions } from './exec.ts';
 import type { Plan } from './recipe/plan.ts';
+import type { StepCache } from './cache/store.ts';
+import type { ResolvedPackages } from './steps/packages.ts';
 
 export interface StepContext {
+  /** The build plan; the packages step dates it (withSourceDate) when no date was given. */
   plan: Plan;
+  /** The exact package set, once the packages step has run. */
+  resolved?: ResolvedPackages;
+  /** Where cached steps store and find their results; null when the build runs without cache. */
+  cache: StepCache | null;
   /** Private scratch folder of this build, removed at the end. */
   workDir: string;
   /** The image's root file system, as a folder inside workDir. */
@@ -29,7 +36,18 @@ export interface StepContext {
 
 export interface Step {
   name: string;
+  /** For steps that change the root file system: everything their result depends on, besides
+   *  the previous cached step (the parent). The pipeline then keys the step's result by these
+   *  inputs and its parent's key, stores its changes to the tree in the step cache, and on a
+   *  later build with the same key replays them instead of running the step. */
+  cacheInputs?(ctx: StepContext): Promise<unknown>;
   verify?(ctx: StepContext): Promise<void>;
   run(ctx: StepContext): Promise<void>;
   cleanup?(ctx: StepContext): Promise<void>;
+}
+
+/** The build's SOURCE_DATE_EPOCH: given, or set by the packages step from the suite's date. */
+export function sourceDate(ctx: StepContext): number {
+  if (ctx.plan.sourceDateEpoch === null) throw new Error('the build has no date yet: the packages step must run first');
+  return ctx.plan.sourceDateEpoch;
 }

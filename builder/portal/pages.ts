@@ -295,7 +295,8 @@ export async function portalFiles(plan: Plan): Promise<GeneratedFiles> {
       board: `${plan.board.name} (${plan.board.description})`,
       suite: plan.suite,
       layers: plan.layers.map((l) => l.name),
-      sourceDateEpoch: plan.sourceDateEpoch,
+      // generators run once the build is dated (after the packages step)
+      sourceDateEpoch: plan.sourceDateEpoch ?? 0,
       settingsFile: SETTINGS_FILE,
     },
   });

@@ -19,8 +19,9 @@ export interface BuildOptions {
   outDir: string;
   /** Debian mirror URL for bootstrap; mmdebstrap's default when unset. */
   mirror?: string;
-  /** Timestamp used for every file date in the image (SOURCE_DATE_EPOCH). */
-  sourceDateEpoch: number;
+  /** Timestamp used for every file date in the image (SOURCE_DATE_EPOCH); null: the date of the
+   *  suite's Release file, found when the packages are resolved (see withSourceDate). */
+  sourceDateEpoch: number | null;
 }
 
 export interface PlannedLayer {
@@ -73,7 +74,8 @@ export interface Plan {
   partitions: PlannedPartition[];
   /** MBR disk signature (dos) or disk GUID (gpt), derived from the recipe. */
   diskId: string;
-  sourceDateEpoch: number;
+  /** SOURCE_DATE_EPOCH of the build; null until the package set is resolved, when not given. */
+  sourceDateEpoch: number | null;
   output: { dir: string; img: string; sha256: string };
   steps: PlanStep[];
 }
@@ -163,10 +165,9 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
     CLIC_BOOT_DIR: board.partitions.find((p) => p.fs === 'vfat')?.mountpoint ?? '',
     CLIC_ROOT_LABEL: board.partitions.find((p) => p.mountpoint === '/')!.label,
     CLIC_SERVICES: JSON.stringify(services),
-    // tools that honour it (initramfs, archives, generated files) then give the same bytes
-    SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
   };
   for (const l of layers) l.env = { ...imageEnv, ...l.env };
+  if (options.sourceDateEpoch !== null) for (const l of layers) l.env.SOURCE_DATE_EPOCH = String(options.sourceDateEpoch);
 
   const seed = `${image.name}\0${board.name}`;
   const partitions = board.partitions.map((p) => ({
@@ -192,6 +193,7 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
     output: { dir: options.outDir, img, sha256: `${img}.sha256` },
     steps: [
       { name: 'host-tools', description: 'check host tools; enable qemu-user binfmt for a foreign architecture' },
+      { name: 'packages', description: `resolve the exact package versions (apt, simulated)${options.sourceDateEpoch === null ? " and date the build from the suite's Release file" : ''}` },
       { name: 'bootstrap', description: `mmdebstrap ${image.suite ?? 'bookworm'} ${board.arch} with ${packages.length} packages` },
       ...layers.map((l) => ({ name: `layer:${l.name}`, description: l.description })),
       { name: 'finalize', description: `initramfs once, ${board.bootloader} boot files, strip build leftovers` },
@@ -200,4 +202,16 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
       { name: 'checksum', description: `sha256, then ${img} under its final name` },
     ],
   };
+}
+
+/** The plan with its SOURCE_DATE_EPOCH set: in the plan and in every layer's environment, where
+ *  tools that honour it (initramfs, archives, generated files) then give the same bytes. */
+export function withSourceDate(plan: Plan, epoch: number): Plan {
+  const layers = plan.layers.map((l) => {
+    const dated: PlannedLayer = { ...l, env: { ...l.env, SOURCE_DATE_EPOCH: String(epoch) } };
+    const generate = generators.get(l);
+    if (generate) generators.set(dated, generate);
+    return dated;
+  });
+  return { ...plan, layers, sourceDateEpoch: epoch };
 }

@@ -7,7 +7,7 @@
  * packages, the board's files are written (fstab, bootloader settings that package hooks read),
  * and `update-initramfs` is diverted to `true`: under qemu-user each kernel and firmware trigger
  * would rebuild the initramfs, so the finalize step builds it once, at the end. Downloaded .debs
- * are kept in a shared apt cache between builds.
+ * are kept in a shared apt cache between builds. Cached by the exact package set (see packages).
  *
  * Options (from the plan): suite, architecture, components, packages, mirror (mmdebstrap's
  * default mirror when none is given), SOURCE_DATE_EPOCH.
@@ -16,7 +16,9 @@
  */
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Step } from '../step.ts';
+import { sourceDate, type Step, type StepContext } from '../step.ts';
+import { runCommand } from '../exec.ts';
+import { isForeign, qemuUserBinary } from './host-tools.ts';
 import { bootloaders, fstab } from '../bootloaders/index.ts';
 import type { Plan } from '../recipe/plan.ts';
 
@@ -57,9 +59,29 @@ export function mmdebstrapArgv(plan: Plan, rootfs: string, preinstallDir: string
   ];
 }
 
+async function toolVersion(argv: string[]): Promise<string> {
+  return (await runCommand(argv)).stdout.split('\n', 1)[0].trim();
+}
+
+/** What the root file system depends on: the exact package set, the files written before the
+ *  packages are installed, how mmdebstrap is called, its version and that of qemu-user. */
+async function bootstrapInputs(ctx: StepContext): Promise<unknown> {
+  if (!ctx.resolved) throw new Error('the package set is not resolved: the packages step must run first');
+  const argv = mmdebstrapArgv(ctx.plan, '<rootfs>', '<preinstall>', '<apt-cache>');
+  return {
+    argv,
+    preinstall: preinstallFiles(ctx.plan),
+    packages: ctx.resolved.packages,
+    sourceDateEpoch: sourceDate(ctx),
+    mmdebstrap: await toolVersion(['mmdebstrap', '--version']),
+    qemu: isForeign(ctx.plan) ? await toolVersion([qemuUserBinary(ctx.plan), '--version']) : null,
+  };
+}
+
 export function bootstrapStep(cacheDir: string): Step {
   return {
     name: 'bootstrap',
+    cacheInputs: bootstrapInputs,
     async run(ctx) {
       const preinstallDir = join(ctx.workDir, 'preinstall');
       for (const [path, { content, mode }] of Object.entries(preinstallFiles(ctx.plan))) {
@@ -72,7 +94,7 @@ export function bootstrapStep(cacheDir: string): Step {
       await mkdir(aptCache, { recursive: true });
       await rm(join(aptCache, 'partial'), { recursive: true, force: true });
       await ctx.run(mmdebstrapArgv(ctx.plan, ctx.rootfs, preinstallDir, aptCache), {
-        env: { SOURCE_DATE_EPOCH: String(ctx.plan.sourceDateEpoch), TMPDIR: ctx.workDir },
+        env: { SOURCE_DATE_EPOCH: String(sourceDate(ctx)), TMPDIR: ctx.workDir },
       });
     },
   };

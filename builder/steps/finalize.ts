@@ -12,7 +12,7 @@
  */
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Step } from '../step.ts';
+import { sourceDate, type Step } from '../step.ts';
 import { chrootArgv } from '../chroot.ts';
 
 const RESTORE_INITRAMFS = `
@@ -40,13 +40,23 @@ export const BUILD_LEFTOVERS = [
 
 export const finalizeStep: Step = {
   name: 'finalize',
+  async cacheInputs(ctx) {
+    const { board, partitions } = ctx.plan;
+    return {
+      initramfsModules: board.initramfsModules ?? null,
+      restore: RESTORE_INITRAMFS,
+      leftovers: BUILD_LEFTOVERS,
+      bootFolders: partitions.filter((p) => p.mountpoint !== '/').map((p) => [p.label, p.mountpoint]),
+      sourceDateEpoch: sourceDate(ctx),
+    };
+  },
   async run(ctx) {
     const { board } = ctx.plan;
     if (board.initramfsModules?.length) {
       await writeFile(join(ctx.rootfs, 'etc/initramfs-tools/conf.d/clic-modules'), 'MODULES=list\n');
       await writeFile(join(ctx.rootfs, 'etc/initramfs-tools/modules'), board.initramfsModules.join('\n') + '\n');
     }
-    await ctx.run(chrootArgv(ctx.rootfs, RESTORE_INITRAMFS, { SOURCE_DATE_EPOCH: String(ctx.plan.sourceDateEpoch) }));
+    await ctx.run(chrootArgv(ctx.rootfs, RESTORE_INITRAMFS, { SOURCE_DATE_EPOCH: String(sourceDate(ctx)) }));
     for (const p of ctx.plan.partitions.filter((p) => p.mountpoint !== '/')) {
       const entries = await readdir(join(ctx.rootfs, p.mountpoint)).catch(() => []);
       if (!entries.length) throw new Error(`the ${p.label} partition (${p.mountpoint}) is empty after the boot hooks ran`);
@@ -56,7 +66,7 @@ export const finalizeStep: Step = {
     await ctx.run(['sh', '-c', `cd "$1" && rm -rf -- ${BUILD_LEFTOVERS.map((p) => `.${p}`).join(' ')}`, 'sh', ctx.rootfs]);
     // Files written during the build carry today's time: clamp them to SOURCE_DATE_EPOCH, so the
     // file systems (and the FAT copies of boot files) do not depend on when the build ran.
-    const epoch = `@${ctx.plan.sourceDateEpoch}`;
+    const epoch = `@${sourceDate(ctx)}`;
     await ctx.run(['find', ctx.rootfs, '-newermt', epoch, '-exec', 'touch', '--no-dereference', '--date', epoch, '{}', '+']);
   },
 };

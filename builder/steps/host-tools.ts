@@ -25,6 +25,7 @@ const QEMU_NAMES: Record<string, string> = { arm64: 'aarch64', armhf: 'arm', amd
 const NODE_TO_DEBIAN: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'armhf' };
 
 export const isForeign = (plan: Plan) => NODE_TO_DEBIAN[hostArch()] !== plan.board.arch;
+export const qemuUserBinary = (plan: Plan) => `qemu-${QEMU_NAMES[plan.board.arch]}-static`;
 
 export function hostToolsFor(plan: Plan): HostTool[] {
   const tools: HostTool[] = [
@@ -33,13 +34,16 @@ export function hostToolsFor(plan: Plan): HostTool[] {
     { tool: 'sfdisk', debianPackage: 'fdisk', why: 'writes the partition table into the image file' },
     { tool: 'mkfs.ext4', debianPackage: 'e2fsprogs', why: 'makes the root file system from a folder (-d)' },
     { tool: 'dd', debianPackage: 'coreutils', why: 'places partitions at their offsets' },
+    { tool: 'debugfs', debianPackage: 'e2fsprogs', why: 'dates every inode of the root file system (reproducible images)' },
+    { tool: 'tar', debianPackage: 'tar', why: 'stores and replays cached steps, stages partition content in a fixed order' },
+    { tool: 'zstd', debianPackage: 'zstd', why: 'compresses the step cache' },
   ];
   if (plan.partitions.some((p) => p.fs === 'vfat')) {
     tools.push({ tool: 'mkfs.vfat', debianPackage: 'dosfstools', why: 'makes the FAT boot partition' });
     tools.push({ tool: 'mcopy', debianPackage: 'mtools', why: 'fills the FAT partition without mounting it' });
   }
   if (isForeign(plan)) {
-    tools.push({ tool: `qemu-${QEMU_NAMES[plan.board.arch]}-static`, debianPackage: 'qemu-user-static', why: 'runs foreign-architecture programs during the build' });
+    tools.push({ tool: qemuUserBinary(plan), debianPackage: 'qemu-user-static', why: 'runs foreign-architecture programs during the build' });
     tools.push({ tool: 'update-binfmts', debianPackage: 'binfmt-support', why: 'registers qemu-user with binfmt_misc' });
     tools.push({ tool: 'arch-test', debianPackage: 'arch-test', why: 'checks that the foreign architecture can run' });
   }

@@ -12,7 +12,8 @@ import { chmod, lstat, mkdir, realpath, utimes, writeFile } from 'node:fs/promis
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import type { GeneratedFiles } from '../recipe/define.ts';
 import { layerGenerator, type PlannedLayer } from '../recipe/plan.ts';
-import type { Step } from '../step.ts';
+import { sourceDate, type Step, type StepContext } from '../step.ts';
+import { hashTree } from '../cache/keys.ts';
 import { chrootArgv } from '../chroot.ts';
 
 /** Writes generated files below rootfs: parent folders 0755, files 0644 unless a mode is given.
@@ -33,15 +34,32 @@ export async function writeGenerated(rootfs: string, files: GeneratedFiles, epoc
   }
 }
 
-export function layerStep(layer: PlannedLayer): Step {
+/** The plan's current version of a layer: the packages step may have dated the plan since. */
+const current = (ctx: StepContext, layer: PlannedLayer) => ctx.plan.layers.find((l) => l.name === layer.name) ?? layer;
+
+export function layerStep(planned: PlannedLayer): Step {
   return {
-    name: `layer:${layer.name}`,
+    name: `layer:${planned.name}`,
+    // what the layer does: its overlay's content, the files it generates, its commands and their environment
+    async cacheInputs(ctx) {
+      const layer = current(ctx, planned);
+      const generate = layerGenerator(layer);
+      return {
+        overlay: layer.overlay ? await hashTree(layer.overlay) : null,
+        generated: generate ? await generate(ctx.plan, layer) : null,
+        commands: layer.commands,
+        env: layer.env,
+        chroot: chrootArgv('<rootfs>', '<script>'),
+        sourceDateEpoch: sourceDate(ctx),
+      };
+    },
     async run(ctx) {
+      const layer = current(ctx, planned);
       if (layer.overlay) {
         await ctx.run(['cp', '--recursive', '--no-dereference', '--preserve=mode,links', '--no-target-directory', layer.overlay, ctx.rootfs]);
       }
       const generate = layerGenerator(layer);
-      if (generate) await writeGenerated(ctx.rootfs, await generate(ctx.plan, layer), ctx.plan.sourceDateEpoch);
+      if (generate) await writeGenerated(ctx.rootfs, await generate(ctx.plan, layer), sourceDate(ctx));
       if (layer.commands.length) {
         await ctx.run(chrootArgv(ctx.rootfs, layer.commands.join('\n'), layer.env));
       }

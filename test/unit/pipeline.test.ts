@@ -26,7 +26,7 @@ function harness(): Harness {
   events.on((e) => seen.push(e));
   const controller = new AbortController();
   const go = (steps: Step[]) =>
-    runSteps(steps, { plan, workDir: '/nonexistent', rootfs: '/nonexistent/root', signal: controller.signal, events }).then(
+    runSteps(steps, { plan, workDir: '/nonexistent', rootfs: '/nonexistent/root', signal: controller.signal, events, cache: null }).then(
       () => null,
       (e: unknown) => e,
     );

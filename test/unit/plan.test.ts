@@ -3,7 +3,7 @@
  * and the ids that make builds reproducible (same recipe → same ids, another name → other ids).
  */
 import { describe, expect, it } from 'vitest';
-import { resolvePlan, type Plan } from '../../builder/recipe/plan.ts';
+import { layerGenerator, resolvePlan, withSourceDate, type Plan } from '../../builder/recipe/plan.ts';
 import { image, OPTIONS, projectRegistry, testRegistry } from './helpers/registries.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -12,12 +12,12 @@ const ids = (p: Plan) => [p.diskId, ...p.partitions.map((x) => x.fsId)];
 const IMAGE_ENV = ['CLIC_IMAGE', 'CLIC_BOARD', 'CLIC_ARCH', 'CLIC_BOOT_DIR', 'CLIC_ROOT_LABEL', 'CLIC_SERVICES', 'SOURCE_DATE_EPOCH'];
 
 describe('resolvePlan', () => {
-  it('orders steps: host tools, bootstrap, the layers in image order, then disk assembly', () => {
+  it('orders steps: host tools, package resolution, bootstrap, the layers in image order, then disk assembly', () => {
     const r = testRegistry();
     const img = image({ layers: ['base', 'hotspot', 'portal'] });
     const plan = resolvePlan(img, 'x.ts', r, OPTIONS);
     expect(plan.steps.map((s) => s.name)).toEqual([
-      'host-tools', 'bootstrap', ...img.layers.map((l) => `layer:${l}`), 'finalize', 'filesystems', 'disk', 'checksum',
+      'host-tools', 'packages', 'bootstrap', ...img.layers.map((l) => `layer:${l}`), 'finalize', 'filesystems', 'disk', 'checksum',
     ]);
     expect(plan.layers.map((l) => l.name)).toEqual(img.layers);
   });
@@ -104,5 +104,22 @@ describe('derived ids', () => {
     const all = [...r.images.values()].flatMap((img) => ids(resolvePlan(img, `${img.name}.ts`, r, OPTIONS)));
     expect(all.length).toBeGreaterThan(r.images.size);
     expect(new Set(all).size).toBe(all.length);
+  });
+});
+
+describe('the build date', () => {
+  it('given, is in the plan and in every layer\'s environment; else it is set once the packages are resolved', () => {
+    const r = testRegistry();
+    const given = resolvePlan(image(), 'x.ts', r, { ...OPTIONS, sourceDateEpoch: 1_234_567_890 });
+    expect(given.layers.every((l) => l.env.SOURCE_DATE_EPOCH === '1234567890')).toBe(true);
+    const undated = resolvePlan(image(), 'x.ts', r, { ...OPTIONS, sourceDateEpoch: null });
+    expect(undated.sourceDateEpoch).toBeNull();
+    expect(undated.layers.some((l) => 'SOURCE_DATE_EPOCH' in l.env)).toBe(false);
+    const dated = withSourceDate(undated, 1_700_000_000);
+    expect(dated.sourceDateEpoch).toBe(1_700_000_000);
+    expect(dated.layers.every((l) => l.env.SOURCE_DATE_EPOCH === '1700000000')).toBe(true);
+    expect(undated.sourceDateEpoch).toBeNull(); // the plan itself is left as it was
+    // generators follow their layer into the dated plan
+    dated.layers.forEach((l) => expect(!!layerGenerator(l)).toBe(l.generates));
   });
 });
