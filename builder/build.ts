@@ -17,6 +17,7 @@ import { StepCache } from './cache/store.ts';
 import { hostToolsStep } from './steps/host-tools.ts';
 import { packagesStep } from './steps/packages.ts';
 import { bootstrapStep } from './steps/bootstrap.ts';
+import { initramfsStep } from './steps/initramfs.ts';
 import { layerStep } from './steps/layer.ts';
 import { finalizeStep } from './steps/finalize.ts';
 import { filesystemsStep } from './steps/filesystems.ts';
@@ -66,6 +67,7 @@ export function stepsFor(plan: Plan, cacheDir: string): Step[] {
     hostToolsStep,
     packagesStep,
     bootstrapStep(cacheDir),
+    initramfsStep,
     ...plan.layers.map(layerStep),
     finalizeStep,
     filesystemsStep,

@@ -17,9 +17,12 @@ mount -t sysfs sysfs "$root/sys"
 mount --rbind /dev "$root/dev"
 mount -t tmpfs tmpfs "$root/run"
 mount -t tmpfs tmpfs "$root/tmp"
+# /usr/sbin gets its modification time back afterwards: the step cache sees only real changes
+sbin_time=$(mktemp)
+touch -r "$root/usr/sbin" "$sbin_time"
 printf '#!/bin/sh\\nexit 101\\n' > "$root/usr/sbin/policy-rc.d"
 chmod 755 "$root/usr/sbin/policy-rc.d"
-trap 'rm -f "$root/usr/sbin/policy-rc.d"' EXIT
+trap 'rm -f "$root/usr/sbin/policy-rc.d"; touch -r "$sbin_time" "$root/usr/sbin"; rm -f "$sbin_time"' EXIT
 chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \\
   LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
 `;

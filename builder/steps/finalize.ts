@@ -1,25 +1,18 @@
 /**
- * finalize — makes the root file system ready to ship: restores `update-initramfs` (diverted
- * during bootstrap), builds the initramfs once (the board's kernel and initramfs hooks then put
- * kernel, initrd, DTBs and boot configuration on the boot partition's folder), checks that every
- * boot partition got content, and removes what must not be shared by every device made from the
- * image or would change between two builds: machine-id, SSH host keys, logs, apt lists and
- * caches, random seeds; file times later than SOURCE_DATE_EPOCH are clamped to it.
+ * finalize — makes the root file system ready to ship: builds the initramfs again if a layer
+ * changed what it is made from (see initramfs), checks that every boot partition got content,
+ * and removes what must not be shared by every device made from the image or would change
+ * between two builds: machine-id, SSH host keys, logs, apt lists and caches, random seeds; file
+ * times later than SOURCE_DATE_EPOCH are clamped to it.
  *
- * Options (from the board): initramfsModules — when given, MODULES=list with only these modules
- * (much faster under emulation); otherwise initramfs-tools' default MODULES=most.
- * Example: arm64 Pi → /boot/firmware gets vmlinuz, initrd.img, bcm*.dtb, config.txt, cmdline.txt.
+ * Options: none (the boot partitions come from the board).
+ * Example: arm64 Pi → /boot/firmware holds vmlinuz, initrd.img, bcm*.dtb, config.txt, cmdline.txt.
  */
-import { readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { sourceDate, type Step } from '../step.ts';
 import { chrootArgv } from '../chroot.ts';
-
-const RESTORE_INITRAMFS = `
-rm -f /usr/sbin/update-initramfs
-dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
-update-initramfs -c -k all
-`;
+import { FINGERPRINT_FILE, INITRAMFS_INPUTS, initramfsFingerprint, recordedFingerprint } from './initramfs.ts';
 
 /** Paths (inside the image) removed before the file systems are made; globs allowed. */
 export const BUILD_LEFTOVERS = [
@@ -41,22 +34,21 @@ export const BUILD_LEFTOVERS = [
 export const finalizeStep: Step = {
   name: 'finalize',
   async cacheInputs(ctx) {
-    const { board, partitions } = ctx.plan;
     return {
-      initramfsModules: board.initramfsModules ?? null,
-      restore: RESTORE_INITRAMFS,
+      initramfsInputs: INITRAMFS_INPUTS,
+      chroot: chrootArgv('<rootfs>', '<script>'),
       leftovers: BUILD_LEFTOVERS,
-      bootFolders: partitions.filter((p) => p.mountpoint !== '/').map((p) => [p.label, p.mountpoint]),
+      bootFolders: ctx.plan.partitions.filter((p) => p.mountpoint !== '/').map((p) => [p.label, p.mountpoint]),
       sourceDateEpoch: sourceDate(ctx),
     };
   },
   async run(ctx) {
-    const { board } = ctx.plan;
-    if (board.initramfsModules?.length) {
-      await writeFile(join(ctx.rootfs, 'etc/initramfs-tools/conf.d/clic-modules'), 'MODULES=list\n');
-      await writeFile(join(ctx.rootfs, 'etc/initramfs-tools/modules'), board.initramfsModules.join('\n') + '\n');
+    const recorded = await recordedFingerprint(ctx);
+    if (recorded === null || recorded !== (await initramfsFingerprint(ctx))) {
+      ctx.events.emit({ type: 'output', step: 'finalize', line: 'a layer changed what the initramfs is made from: building it again' });
+      await ctx.run(chrootArgv(ctx.rootfs, 'update-initramfs -u -k all', { SOURCE_DATE_EPOCH: String(sourceDate(ctx)) }));
     }
-    await ctx.run(chrootArgv(ctx.rootfs, RESTORE_INITRAMFS, { SOURCE_DATE_EPOCH: String(sourceDate(ctx)) }));
+    await rm(join(ctx.rootfs, dirname(FINGERPRINT_FILE)), { recursive: true, force: true });
     for (const p of ctx.plan.partitions.filter((p) => p.mountpoint !== '/')) {
       const entries = await readdir(join(ctx.rootfs, p.mountpoint)).catch(() => []);
       if (!entries.length) throw new Error(`the ${p.label} partition (${p.mountpoint}) is empty after the boot hooks ran`);

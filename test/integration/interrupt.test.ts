@@ -38,7 +38,9 @@ async function interruptAt(step: string, delayMs: number) {
   const loopsBefore = loopDevices();
   let workDir = '';
   let sent = false;
+  // without the step cache: the bootstrap must really run to be interrupted
   const run = await runBuild(RECIPE, out, {
+    noCache: true,
     onEvent: (e, child) => {
       if (e.type === 'cmd' && !workDir) {
         const arg = (e.argv as string[]).find((a) => a.includes('/work/'));

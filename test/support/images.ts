@@ -11,8 +11,13 @@ import { createWriteStream } from 'node:fs';
 import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { PROJECT_ROOT } from '../../builder/recipe/registry.ts';
+import { StepCache } from '../../builder/cache/store.ts';
 
 export const ARTIFACTS = join(PROJECT_ROOT, 'test/.artifacts');
+/** Cache directory (step cache, apt archives) of the images the tiers share; kept between runs
+ *  (its entries are keyed by content) and bounded after each setup. */
+export const TEST_CACHE = join(PROJECT_ROOT, 'test/.cache');
+const TEST_CACHE_MAX_BYTES = 12 * 2 ** 30;
 export const CLI = join(PROJECT_ROOT, 'bin/clic-image.js');
 const SOURCES = ['builder', 'recipes', 'overlays', 'package-lock.json'];
 
@@ -41,10 +46,10 @@ export interface BuildRun {
 export function runBuild(
   recipe: string,
   outDir: string,
-  opts: { log?: string; onEvent?: (e: Record<string, unknown>, child: ReturnType<typeof spawn>) => void; cacheDir?: string } = {},
+  opts: { log?: string; onEvent?: (e: Record<string, unknown>, child: ReturnType<typeof spawn>) => void; cacheDir?: string; noCache?: boolean; cli?: string } = {},
 ): Promise<BuildRun> {
   return new Promise((resolve, reject) => {
-    const args = [CLI, 'build', recipe, '--out', outDir, '--json', ...(opts.cacheDir ? ['--cache-dir', opts.cacheDir] : [])];
+    const args = [opts.cli ?? CLI, 'build', recipe, '--out', outDir, '--json', ...(opts.cacheDir ? ['--cache-dir', opts.cacheDir] : []), ...(opts.noCache ? ['--no-cache'] : [])];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const log = opts.log ? createWriteStream(opts.log) : null;
     const events: Record<string, unknown>[] = [];
@@ -88,9 +93,10 @@ export async function ensureImages(names: string[]): Promise<string> {
     if (await access(img).then(() => true, () => false)) continue;
     const started = Date.now();
     process.stderr.write(`[test setup] building ${name} (log: ${join(dir, `${name}.build.log`)})\n`);
-    const run = await runBuild(name, dir, { log: join(dir, `${name}.build.log`) });
+    const run = await runBuild(name, dir, { log: join(dir, `${name}.build.log`), cacheDir: TEST_CACHE });
     if (run.code !== 0) throw new Error(`building ${name} failed (exit ${run.code}):\n${run.stderr.slice(-3000)}`);
     await writeFile(join(dir, `${name}.build-ms`), String(Date.now() - started));
   }
+  await new StepCache(join(TEST_CACHE, 'steps')).prune({ maxBytes: TEST_CACHE_MAX_BYTES });
   return dir;
 }

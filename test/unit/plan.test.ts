@@ -12,12 +12,12 @@ const ids = (p: Plan) => [p.diskId, ...p.partitions.map((x) => x.fsId)];
 const IMAGE_ENV = ['CLIC_IMAGE', 'CLIC_BOARD', 'CLIC_ARCH', 'CLIC_BOOT_DIR', 'CLIC_ROOT_LABEL', 'CLIC_SERVICES', 'SOURCE_DATE_EPOCH'];
 
 describe('resolvePlan', () => {
-  it('orders steps: host tools, package resolution, bootstrap, the layers in image order, then disk assembly', () => {
+  it('orders steps: host tools, package resolution, bootstrap, initramfs, the layers in image order, then disk assembly', () => {
     const r = testRegistry();
     const img = image({ layers: ['base', 'hotspot', 'portal'] });
     const plan = resolvePlan(img, 'x.ts', r, OPTIONS);
     expect(plan.steps.map((s) => s.name)).toEqual([
-      'host-tools', 'packages', 'bootstrap', ...img.layers.map((l) => `layer:${l}`), 'finalize', 'filesystems', 'disk', 'checksum',
+      'host-tools', 'packages', 'bootstrap', 'initramfs', ...img.layers.map((l) => `layer:${l}`), 'finalize', 'filesystems', 'disk', 'checksum',
     ]);
     expect(plan.layers.map((l) => l.name)).toEqual(img.layers);
   });
