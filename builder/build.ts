@@ -29,6 +29,8 @@ export interface BuildRuntime {
   cacheDir?: string;
   /** Run every step, neither looking up nor storing results in the step cache. */
   noCache?: boolean;
+  /** Build with exactly these package versions (`name=version:arch`) or fail (see readPackageList). */
+  pinnedPackages?: readonly string[];
   events?: BuildEvents;
   signal?: AbortSignal;
 }
@@ -36,6 +38,8 @@ export interface BuildRuntime {
 export interface BuildResult {
   image: string;
   sha256File: string;
+  /** The exact package set, `name=version:arch` per line (see --pin-packages). */
+  packagesFile: string;
   ms: number;
 }
 
@@ -62,10 +66,10 @@ async function sweepDeadBuilds(workRoot: string): Promise<void> {
   }
 }
 
-export function stepsFor(plan: Plan, cacheDir: string): Step[] {
+export function stepsFor(plan: Plan, cacheDir: string, pinnedPackages: readonly string[] | null = null): Step[] {
   return [
     hostToolsStep,
-    packagesStep,
+    packagesStep(pinnedPackages),
     bootstrapStep(cacheDir),
     initramfsStep,
     ...plan.layers.map(layerStep),
@@ -96,7 +100,7 @@ export async function buildImage(plan: Plan, runtime: BuildRuntime = {}): Promis
   await mkdir(plan.output.dir, { recursive: true });
   const workDir = await mkdtemp(join(cacheDir, 'work', `${plan.image}-`));
   await writeFile(join(workDir, 'pid'), String(process.pid));
-  const steps = stepsFor(plan, cacheDir);
+  const steps = stepsFor(plan, cacheDir, runtime.pinnedPackages ?? null);
   const cache = runtime.noCache ? null : stepCacheOf(cacheDir);
   events.emit({ type: 'build:start', image: plan.image, board: plan.board.name, steps: steps.map((s) => s.name) });
   let failure: unknown;
@@ -114,7 +118,12 @@ export async function buildImage(plan: Plan, runtime: BuildRuntime = {}): Promis
     await rm(workDir, { recursive: true, force: true });
   }
   if (failure) throw failure;
-  const result = { image: join(plan.output.dir, plan.output.img), sha256File: join(plan.output.dir, plan.output.sha256), ms: Date.now() - started };
-  events.emit({ type: 'build:end', image: plan.image, outputs: [result.image, result.sha256File], ms: result.ms });
+  const result = {
+    image: join(plan.output.dir, plan.output.img),
+    sha256File: join(plan.output.dir, plan.output.sha256),
+    packagesFile: join(plan.output.dir, plan.output.packages),
+    ms: Date.now() - started,
+  };
+  events.emit({ type: 'build:end', image: plan.image, outputs: [result.image, result.sha256File, result.packagesFile], ms: result.ms });
   return result;
 }

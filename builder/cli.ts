@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
-  AbortedError, BuildEvents, buildImage, defaultCacheDir, describeType, stepCacheOf, HostToolError, installHostTools, labSchema, loadRecipe,
+  AbortedError, BuildEvents, buildImage, defaultCacheDir, describeType, readPackageList, stepCacheOf, HostToolError, installHostTools, labSchema, loadRecipe,
   loadRegistry, RecipeError, resolvePlan, StepError, type BuildEvent, type Plan, type Registry,
 } from './index.ts';
 
@@ -32,7 +32,8 @@ Run "clic-image <command> --help" for a command's options.
   build: `usage: clic-image build <recipe> [options]
 
 Builds <recipe> (an image name such as clic-rpi4, an image .ts file, or a lab .yaml file
-that "extends:" an image) into <out>/<image>.img and <out>/<image>.img.sha256. Must run as root.
+that "extends:" an image) into <out>/<image>.img, <out>/<image>.img.sha256 and <out>/<image>.packages (the exact
+package versions). Must run as root.
 
 Steps that make the root file system (bootstrap, each layer, finalize) are cached by a key
 made of everything they depend on: the exact package versions, overlay files, commands,
@@ -46,6 +47,8 @@ options:
   --cache-dir DIR        step cache, apt cache and scratch space
                          (default: $CLIC_CACHE_DIR or ~/.cache/clic-image)
   --no-cache             run every step, neither using nor filling the step cache
+  --pin-packages FILE    build with exactly the package versions listed in FILE (the
+                         <image>.packages of an earlier build) or stop, naming those that differ
   --install-host-tools   apt-get install the host tools that are missing instead of stopping
   --json                 one JSON event per line on stdout instead of human output
   --verbose              show the output of every command
@@ -79,6 +82,7 @@ const OPTIONS = {
   mirror: { type: 'string' },
   'cache-dir': { type: 'string' },
   'no-cache': { type: 'boolean', default: false },
+  'pin-packages': { type: 'string' },
   'max-size': { type: 'string' },
   'unused-for': { type: 'string' },
   all: { type: 'boolean', default: false },
@@ -314,7 +318,8 @@ async function main(argv: string[]): Promise<number> {
       process.on('SIGTERM', onSignal);
       process.on('SIGHUP', onSignal);
       try {
-        await buildImage(plan, { cacheDir: values['cache-dir'], noCache: values['no-cache'], events, signal: controller.signal });
+        const pinnedPackages = values['pin-packages'] ? await readPackageList(values['pin-packages']) : undefined;
+        await buildImage(plan, { cacheDir: values['cache-dir'], noCache: values['no-cache'], pinnedPackages, events, signal: controller.signal });
       } finally {
         human?.stop();
       }

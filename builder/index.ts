@@ -17,3 +17,4 @@ export { buildImage, defaultCacheDir, mountsBelow, stepCacheOf, type BuildResult
 export { BuildEvents, type BuildEvent } from './events.ts';
 export { RecipeError, StepError, HostToolError, CommandError, AbortedError } from './errors.ts';
 export { hostToolsFor, missingHostTools, installHostTools } from './steps/host-tools.ts';
+export { readPackageList, pinDifferences } from './steps/packages.ts';

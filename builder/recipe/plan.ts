@@ -76,7 +76,7 @@ export interface Plan {
   diskId: string;
   /** SOURCE_DATE_EPOCH of the build; null until the package set is resolved, when not given. */
   sourceDateEpoch: number | null;
-  output: { dir: string; img: string; sha256: string };
+  output: { dir: string; img: string; sha256: string; packages: string };
   steps: PlanStep[];
 }
 
@@ -190,7 +190,7 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
     partitions,
     diskId: board.partitionTable === 'dos' ? `0x${derivedHex(seed, 'disk', 8)}` : derivedUuid(seed, 'disk').toUpperCase(),
     sourceDateEpoch: options.sourceDateEpoch,
-    output: { dir: options.outDir, img, sha256: `${img}.sha256` },
+    output: { dir: options.outDir, img, sha256: `${img}.sha256`, packages: `${image.name}.packages` },
     steps: [
       { name: 'host-tools', description: 'check host tools; enable qemu-user binfmt for a foreign architecture' },
       { name: 'packages', description: `resolve the exact package versions (apt, simulated)${options.sourceDateEpoch === null ? " and date the build from the suite's Release file" : ''}` },
@@ -200,7 +200,7 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
       { name: 'finalize', description: 'initramfs again if a layer changed its inputs; strip build leftovers, clamp file dates' },
       { name: 'filesystems', description: partitions.map((p) => `${p.fs} ${p.label}`).join(', ') },
       { name: 'disk', description: `${board.partitionTable} partition table, partitions placed with dd` },
-      { name: 'checksum', description: `sha256, then ${img} under its final name` },
+      { name: 'checksum', description: `sha256 and package list, then ${img} under its final name` },
     ],
   };
 }

@@ -10,7 +10,11 @@
  * `Date:` of the suite's Release file (e.g. bookworm's last point release), which changes only
  * when the suite does: two builds from the same package set get the same date.
  *
- * Options (from the plan): suite, architecture, components, packages, mirror.
+ * With a pinned package list (`--pin-packages`, e.g. the `<image>.packages` file of an earlier
+ * build), the build goes on only if apt resolves exactly those versions, and otherwise says
+ * which differ: point `--mirror` at a dated snapshot of the archive to get them back.
+ *
+ * Options (from the plan): suite, architecture, components, packages, mirror; pinned list.
  * Example: `Inst libc6 (2.36-9+deb12u13 Debian:12.13/oldstable [arm64])` → `libc6=2.36-9+deb12u13:arm64`
  */
 import { readdir, readFile } from 'node:fs/promises';
@@ -56,16 +60,66 @@ async function suiteDate(target: string, suite: string): Promise<number> {
   return date;
 }
 
-export const packagesStep: Step = {
-  name: 'packages',
-  async run(ctx) {
-    const target = join(ctx.workDir, 'resolve');
-    const lines: string[] = [];
-    // apt's simulation goes to mmdebstrap's stderr
-    await ctx.run(simulateArgv(ctx.plan, target), { env: { TMPDIR: ctx.workDir }, onLine: (l) => lines.push(l) });
-    const packages = parseSimulation(lines.join('\n'));
-    if (!packages.length) throw new Error('apt resolved no package: mmdebstrap --simulate printed no "Inst" line');
-    ctx.resolved = { packages, suiteDate: await suiteDate(target, ctx.plan.suite) };
-    if (ctx.plan.sourceDateEpoch === null) ctx.plan = withSourceDate(ctx.plan, ctx.resolved.suiteDate);
-  },
-};
+/** Differences between a pinned package list and the resolved one, one line each. */
+export function pinDifferences(pinned: readonly string[], resolved: readonly string[]): string[] {
+  const byName = (list: readonly string[]) => new Map(list.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+  const want = byName(pinned);
+  const got = byName(resolved);
+  const lines: string[] = [];
+  for (const [name, version] of want) {
+    const now = got.get(name);
+    if (now === undefined) lines.push(`${name}: pinned ${version}, no longer installed`);
+    else if (now !== version) lines.push(`${name}: pinned ${version}, resolved ${now}`);
+  }
+  for (const [name, version] of got) if (!want.has(name)) lines.push(`${name}: resolved ${version}, not in the pinned list`);
+  return lines;
+}
+
+/** Reads a package list (`name=version:arch` lines, # comments) such as `<image>.packages`. */
+export async function readPackageList(file: string): Promise<string[]> {
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`${file}: cannot read the pinned package list (${err.code ?? err.message})`);
+  });
+  const list: string[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) return;
+    if (!/^[a-z0-9][a-z0-9+.-]*=[^\s=]+:[a-z0-9-]+$/.test(line)) throw new Error(`${file}:${i + 1}: "${line}": expected name=version:arch, as in an <image>.packages file`);
+    list.push(line);
+  });
+  if (!list.length) throw new Error(`${file}: no package in the pinned package list`);
+  return list.sort();
+}
+
+export function packageListText(plan: Plan, resolved: ResolvedPackages): string {
+  const date = new Date(resolved.suiteDate * 1000).toISOString();
+  return `# Exact package set of ${plan.image} (${plan.suite}, ${plan.board.arch}; suite dated ${date}), written by clic-image.\n` +
+    `# Give it to "clic-image build --pin-packages" to build with these versions or not at all.\n` +
+    resolved.packages.join('\n') + '\n';
+}
+
+export function packagesStep(pinned: readonly string[] | null = null): Step {
+  return {
+    name: 'packages',
+    async run(ctx) {
+      const target = join(ctx.workDir, 'resolve');
+      const lines: string[] = [];
+      // apt's simulation goes to mmdebstrap's stderr
+      await ctx.run(simulateArgv(ctx.plan, target), { env: { TMPDIR: ctx.workDir }, onLine: (l) => lines.push(l) });
+      const packages = parseSimulation(lines.join('\n'));
+      if (!packages.length) throw new Error('apt resolved no package: mmdebstrap --simulate printed no "Inst" line');
+      if (pinned) {
+        const differences = pinDifferences(pinned, packages);
+        if (differences.length) {
+          throw new Error(
+            `the mirror no longer gives the pinned package set (${differences.length} difference${differences.length > 1 ? 's' : ''}):\n  ` +
+              differences.slice(0, 20).join('\n  ') + (differences.length > 20 ? `\n  … and ${differences.length - 20} more` : '') +
+              '\nhint: build from a dated snapshot of the Debian archive that has these versions (--mirror URL), or drop --pin-packages',
+          );
+        }
+      }
+      ctx.resolved = { packages, suiteDate: await suiteDate(target, ctx.plan.suite) };
+      if (ctx.plan.sourceDateEpoch === null) ctx.plan = withSourceDate(ctx.plan, ctx.resolved.suiteDate);
+    },
+  };
+}

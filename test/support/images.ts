@@ -46,10 +46,10 @@ export interface BuildRun {
 export function runBuild(
   recipe: string,
   outDir: string,
-  opts: { log?: string; onEvent?: (e: Record<string, unknown>, child: ReturnType<typeof spawn>) => void; cacheDir?: string; noCache?: boolean; cli?: string } = {},
+  opts: { log?: string; onEvent?: (e: Record<string, unknown>, child: ReturnType<typeof spawn>) => void; cacheDir?: string; noCache?: boolean; cli?: string; extraArgs?: string[] } = {},
 ): Promise<BuildRun> {
   return new Promise((resolve, reject) => {
-    const args = [opts.cli ?? CLI, 'build', recipe, '--out', outDir, '--json', ...(opts.cacheDir ? ['--cache-dir', opts.cacheDir] : []), ...(opts.noCache ? ['--no-cache'] : [])];
+    const args = [opts.cli ?? CLI, 'build', recipe, '--out', outDir, '--json', ...(opts.cacheDir ? ['--cache-dir', opts.cacheDir] : []), ...(opts.noCache ? ['--no-cache'] : []), ...(opts.extraArgs ?? [])];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const log = opts.log ? createWriteStream(opts.log) : null;
     const events: Record<string, unknown>[] = [];
