@@ -4,6 +4,8 @@
  * root and no registry.
  */
 import { join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { labSchema } from '../../builder/recipe/schema.ts';
 import { cli, SPAWN_TIMEOUT, stackLines } from './helpers/cli.ts';
@@ -125,4 +127,26 @@ describe.concurrent('clic-image usage', { timeout: SPAWN_TIMEOUT }, () => {
     expect(extra.code).toBe(2);
     expect(extra.stderr).toContain('unexpected arguments: clic-rpi3');
   });
+});
+
+describe('clic-image cache', () => {
+  it('ls on an empty cache says so; prune needs to be told what to keep; bad values exit 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'clic-cli-cache-'));
+    try {
+      const ls = await cli(['cache', 'ls', '--cache-dir', dir]);
+      expect(ls.code).toBe(0);
+      expect(ls.stdout).toMatch(/^0 entries, 0\.0 MiB in /m);
+      expect(JSON.parse((await cli(['cache', 'ls', '--json', '--cache-dir', dir])).stdout)).toEqual([]);
+      for (const args of [['cache'], ['cache', 'frob'], ['cache', 'prune'], ['cache', 'prune', '--max-size', 'lots'], ['cache', 'prune', '--unused-for', 'soon']]) {
+        const r = await cli([...args, '--cache-dir', dir]);
+        expect(r.code, args.join(' ')).toBe(2);
+        expect(stackLines(r.stderr)).toEqual([]);
+      }
+      const pruned = await cli(['cache', 'prune', '--max-size', '20G', '--cache-dir', dir]);
+      expect(pruned.code).toBe(0);
+      expect(pruned.stdout).toContain('removed 0 entries');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, SPAWN_TIMEOUT * 8);
 });
