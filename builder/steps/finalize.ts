@@ -12,7 +12,7 @@ import { readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { sourceDate, type Step } from '../step.ts';
 import { chrootArgv } from '../chroot.ts';
-import { FINGERPRINT_FILE, INITRAMFS_INPUTS, initramfsFingerprint, recordedFingerprint } from './initramfs.ts';
+import { FINGERPRINT_FILE, FINGERPRINT_SCRIPT, INITRAMFS_INPUTS, initramfsFingerprint, recordedFingerprint } from './initramfs.ts';
 
 /** Paths (inside the image) removed before the file systems are made; globs allowed. */
 export const BUILD_LEFTOVERS = [
@@ -36,6 +36,7 @@ export const finalizeStep: Step = {
   async cacheInputs(ctx) {
     return {
       initramfsInputs: INITRAMFS_INPUTS,
+      fingerprint: FINGERPRINT_SCRIPT,
       chroot: chrootArgv('<rootfs>', '<script>'),
       leftovers: BUILD_LEFTOVERS,
       bootFolders: ctx.plan.partitions.filter((p) => p.mountpoint !== '/').map((p) => [p.label, p.mountpoint]),

@@ -36,11 +36,16 @@ export const INITRAMFS_INPUTS = [
 /** Where the fingerprint waits, inside the image, until finalize reads and removes it. */
 export const FINGERPRINT_FILE = 'var/lib/clic-image/initramfs-inputs.sha256';
 
-/** sha256 over the names, types, modes, owners, sizes, modification times and link targets of
- *  every entry under INITRAMFS_INPUTS. */
+/** sha256 over the names, types, modes, owners, modification times, and for all but folders
+ *  the sizes and link targets, of every entry under INITRAMFS_INPUTS. (A folder's size tells
+ *  its history, not its content: the same folder unpacked from the step cache is smaller.) */
+export const FINGERPRINT_SCRIPT = `cd "$1" && shift && for p; do
+  [ -e "$p" ] || [ -L "$p" ] || continue
+  find "$p" -type d -printf '%p %y %m %U %G %T@\\n' -o -printf '%p %y %m %U %G %T@ %s %l\\n'
+done | LC_ALL=C sort | sha256sum`;
+
 export async function initramfsFingerprint(ctx: StepContext): Promise<string> {
-  const script = `cd "$1" && shift && for p; do [ -e "$p" ] || [ -L "$p" ] || continue; find "$p" -printf '%p %y %m %U %G %s %T@ %l\\n'; done | LC_ALL=C sort | sha256sum`;
-  const { stdout } = await ctx.run(['sh', '-c', script, 'fingerprint', ctx.rootfs, ...INITRAMFS_INPUTS]);
+  const { stdout } = await ctx.run(['sh', '-c', FINGERPRINT_SCRIPT, 'fingerprint', ctx.rootfs, ...INITRAMFS_INPUTS]);
   return stdout.split(' ', 1)[0];
 }
 
@@ -63,6 +68,7 @@ export const initramfsStep: Step = {
       script: RESTORE_AND_BUILD,
       chroot: chrootArgv('<rootfs>', '<script>'),
       inputs: INITRAMFS_INPUTS,
+      fingerprint: FINGERPRINT_SCRIPT,
       sourceDateEpoch: sourceDate(ctx),
     };
   },
