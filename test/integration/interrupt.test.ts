@@ -81,7 +81,7 @@ describe('interrupting a build with SIGINT', () => {
     const out = mkdtempSync(join(tmpdir(), 'clic-after-interrupt-'));
     const run = await runBuild(RECIPE, out);
     expect(run.code).toBe(0);
-    expect(readdirSync(out).sort()).toEqual([`${RECIPE}.img`, `${RECIPE}.img.sha256`]);
+    expect(readdirSync(out).sort()).toEqual([`${RECIPE}.img`, `${RECIPE}.img.sha256`, `${RECIPE}.packages`]);
     execFileSync('rm', ['-rf', out]);
   });
 });
