@@ -4,8 +4,8 @@
  * default apt cache and measure the build work alone. Prints one line per image and the step
  * durations, from the build's own events.
  *
- *   npm run bench                       # every image, cold
- *   npm run bench -- clic-pc-x86_64 --warm
+ *   npm run bench:times                 # every image, cold
+ *   npm run bench:times -- clic-pc-x86_64 --warm
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
