@@ -16,6 +16,8 @@ import type { Step } from './step.ts';
 import { StepCache } from './cache/store.ts';
 import { hostToolsStep } from './steps/host-tools.ts';
 import { packagesStep } from './steps/packages.ts';
+import { contentStep } from './steps/content.ts';
+import { resolveContent } from './content/resolve.ts';
 import { bootstrapStep } from './steps/bootstrap.ts';
 import { initramfsStep } from './steps/initramfs.ts';
 import { layerStep } from './steps/layer.ts';
@@ -70,6 +72,7 @@ export function stepsFor(plan: Plan, cacheDir: string, pinnedPackages: readonly 
   return [
     hostToolsStep,
     packagesStep(pinnedPackages),
+    ...(plan.content ? [contentStep(cacheDir)] : []),
     bootstrapStep(cacheDir),
     initramfsStep,
     ...plan.layers.map(layerStep),
@@ -90,11 +93,13 @@ export async function mountsBelow(dir: string): Promise<string[]> {
     .filter((m): m is string => !!m && (m === prefix || m.startsWith(prefix + '/')));
 }
 
-export async function buildImage(plan: Plan, runtime: BuildRuntime = {}): Promise<BuildResult> {
+export async function buildImage(unresolved: Plan, runtime: BuildRuntime = {}): Promise<BuildResult> {
   const started = Date.now();
   const cacheDir = resolve(runtime.cacheDir ?? defaultCacheDir());
   const events = runtime.events ?? new BuildEvents();
   const signal = runtime.signal ?? new AbortController().signal;
+  // the content's exact files (catalog lookups) before anything is started
+  const plan = await resolveContent(unresolved, { cacheDir, signal });
   await mkdir(join(cacheDir, 'work'), { recursive: true });
   await sweepDeadBuilds(join(cacheDir, 'work'));
   await mkdir(plan.output.dir, { recursive: true });

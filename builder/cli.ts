@@ -9,6 +9,8 @@
 import { parseArgs } from 'node:util';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { DownloadProgress, isDownloadEvent } from './progress.ts';
+import { formatBytes, resolveContent } from './content/resolve.ts';
 import {
   AbortedError, BuildEvents, buildImage, defaultCacheDir, describeType, readPackageList, stepCacheOf, HostToolError, installHostTools, labSchema, loadRecipe,
   loadRegistry, RecipeError, resolvePlan, StepError, type BuildEvent, type Plan, type Registry,
@@ -41,10 +43,14 @@ variables. Change one layer's file and only that layer and the later steps run a
 File dates are SOURCE_DATE_EPOCH when set, else the date of the Debian suite's Release file:
 the same recipe and package set give the same image, byte for byte.
 
+Offline content (the kiwix layer's ZIM files) is looked up in the kiwix catalog, downloaded
+once into the cache (verified by sha256, resumed after a cut, 4 files at a time) and put on its
+own partition, itself cached: rebuilding the system never downloads or copies it again.
+
 options:
   --out DIR              output folder (default: ./out)
   --mirror URL           Debian mirror for bootstrap (default: mmdebstrap's default mirror)
-  --cache-dir DIR        step cache, apt cache and scratch space
+  --cache-dir DIR        step cache, downloads (packages, ZIM files) and scratch space
                          (default: $CLIC_CACHE_DIR or ~/.cache/clic-image)
   --no-cache             run every step, neither using nor filling the step cache
   --pin-packages FILE    build with exactly the package versions listed in FILE (the
@@ -54,10 +60,12 @@ options:
   --verbose              show the output of every command
   --debug                show stack traces of errors
 `,
-  plan: `usage: clic-image plan <recipe> [--json] [--out DIR] [--mirror URL]
+  plan: `usage: clic-image plan <recipe> [--json] [--out DIR] [--mirror URL] [--cache-dir DIR]
 
 Prints the resolved build plan: board, packages, layers with their variable values,
-partitions and steps. Nothing is built. --json prints the plan as JSON.
+partitions, content (each ZIM file with its size, sha256 and URL, and the total) and steps.
+Nothing is built; ZIM names are looked up in the kiwix catalog (or, offline, in the copy of
+it kept in the cache). --json prints the plan as JSON.
 `,
   list: `usage: clic-image list [--json]
 
@@ -69,7 +77,8 @@ Lists boards, layers (with their variables, types and defaults) and images.
 ls lists the step cache's entries, least recently used first: key, step, image, size, last
 use. prune removes entries, least recently used first, until the cache fits in SIZE (e.g.
 20G, 500M), or those not used for DAYS days, or all of them, with --all (the downloaded
-packages too). Entries are only ever read whole: pruning never makes a build wrong, only slower.
+packages and ZIM files, the content partitions and the kiwix catalog copy too; a ZIM file is
+downloaded again only if a later build needs it). Entries are only ever read whole: pruning never makes a build wrong, only slower.
 `,
   schema: `usage: clic-image schema
 
@@ -106,7 +115,9 @@ function sourceDateEpoch(): number | null {
 async function planFor(registry: Registry, recipe: string | undefined, values: Values, command: string): Promise<Plan> {
   if (!recipe) throw new UsageError(`${command}: missing <recipe>\n\n${HELP[command]}`);
   const { image, file } = await loadRecipe(recipe, registry);
-  return resolvePlan(image, file, registry, { outDir: resolve(values.out!), mirror: values.mirror, sourceDateEpoch: sourceDateEpoch() });
+  const plan = resolvePlan(image, file, registry, { outDir: resolve(values.out!), mirror: values.mirror, sourceDateEpoch: sourceDateEpoch() });
+  // the exact content files (kiwix catalog lookups): shown by plan, needed before a build starts
+  return resolveContent(plan, { cacheDir: values['cache-dir'] ?? defaultCacheDir(), onNotice: (m) => process.stderr.write(`note: ${m}\n`) });
 }
 
 class UsageError extends Error {}
@@ -115,11 +126,39 @@ const seconds = (ms: number) => (ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `
 
 function humanRenderer(verbose: boolean): { listener: (e: BuildEvent) => void; stop: () => void } {
   let current: { step: string; since: number; last: string } | null = null;
+  // download bars: redrawn in place on a terminal (at most 5 times a second); elsewhere, one line per file
+  const tty = process.stderr.isTTY === true;
+  const progress = new DownloadProgress();
+  let drawn = 0;
+  let lastDraw = 0;
+  const clearBars = () => {
+    if (drawn) process.stderr.write(`\x1b[${drawn}F\x1b[0J`);
+    drawn = 0;
+  };
+  const drawBars = () => {
+    const lines = progress.lines(process.stderr.columns ?? 100);
+    process.stderr.write(lines.join('\n') + '\n');
+    drawn = lines.length;
+    lastDraw = Date.now();
+  };
   const heartbeat = setInterval(() => {
     if (current) process.stderr.write(`  … ${current.step} running for ${seconds(Date.now() - current.since)}${current.last ? `: ${current.last.slice(0, 100)}` : ''}\n`);
   }, 30_000);
   heartbeat.unref();
   const listener = (e: BuildEvent) => {
+    if (isDownloadEvent(e)) {
+      const line = progress.update(e);
+      if (!tty) {
+        if (line) process.stderr.write(line + '\n');
+        return;
+      }
+      if (!line && e.type === 'download:progress' && Date.now() - lastDraw < 200) return;
+      clearBars();
+      if (line) process.stderr.write(line + '\n');
+      drawBars();
+      return;
+    }
+    if (drawn && (e.type !== 'output' || verbose) && (e.type !== 'cmd' || verbose)) clearBars();
     switch (e.type) {
       case 'build:start':
         process.stderr.write(`building ${e.image} for board ${e.board} (${e.steps.length} steps)\n`);
@@ -172,6 +211,14 @@ function printPlan(plan: Plan) {
   }
   out.push('partitions');
   for (const p of plan.partitions) out.push(`  ${p.label.padEnd(10)} ${p.fs.padEnd(5)} ${p.mountpoint.padEnd(15)} ${p.sizeMiB ? `${p.sizeMiB} MiB` : 'sized to content'}`);
+  if (plan.content) {
+    const files = plan.content.resolved ?? [];
+    const total = files.reduce((n, z) => n + (z.size ?? 0), 0);
+    out.push(`content   ${files.length} ZIM file${files.length === 1 ? '' : 's'}, ${formatBytes(total)}${files.some((z) => z.size === null) ? ' (some sizes unknown)' : ''} on ${plan.content.partition.label}`);
+    for (const z of files) {
+      out.push(`  ${z.dir}/${z.file}  ${z.size === null ? 'size unknown' : formatBytes(z.size)}  sha256 ${z.sha256.slice(0, 16)}…  ${z.urls[0]}${z.urls.length > 1 ? ` (+${z.urls.length - 1} mirror${z.urls.length > 2 ? 's' : ''})` : ''}`);
+    }
+  }
   out.push('steps');
   plan.steps.forEach((s, i) => out.push(`  ${String(i + 1).padStart(2)}. ${s.name} — ${s.description}`));
   out.push(`output    ${plan.output.dir}/${plan.output.img} (+ .sha256)`);
@@ -255,9 +302,10 @@ async function cacheCommand(sub: string | undefined, extra: string[], values: Va
       maxBytes: values['max-size'] === undefined ? undefined : parseSize(values['max-size']),
       unusedForMs: days === undefined ? undefined : parseFloat(days) * 86_400_000,
     });
-    if (values.all) await rm(join(cacheDir, 'apt-archives'), { recursive: true, force: true });
+    // --all: the downloads too (packages, ZIM files, content partitions, the catalog)
+    if (values.all) for (const dir of ['apt-archives', 'downloads', 'content', 'catalog']) await rm(join(cacheDir, dir), { recursive: true, force: true });
     const freed = removed.reduce((n, e) => n + e.bytes, 0);
-    process.stdout.write(`removed ${removed.length} entries (${bytes(freed)})${values.all ? ' and the downloaded packages' : ''}\n`);
+    process.stdout.write(`removed ${removed.length} entries (${bytes(freed)})${values.all ? ', the downloads and the content partitions' : ''}\n`);
     return 0;
   }
   throw new UsageError(`cache: expected "ls" or "prune"\n\n${HELP.cache}`);

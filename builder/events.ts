@@ -6,6 +6,8 @@
  *   events.on((e) => { if (e.type === 'step:end') console.log(e.step, e.ms); });
  */
 
+import type { DownloadEvent } from './download/index.ts';
+
 export type BuildEvent =
   | { type: 'build:start'; image: string; board: string; steps: string[] }
   | { type: 'step:start'; step: string; description: string }
@@ -17,7 +19,9 @@ export type BuildEvent =
   | { type: 'step:end'; step: string; ms: number }
   | { type: 'step:fail'; step: string; ms: number; message: string }
   | { type: 'cleanup'; step: string; what: string }
-  | { type: 'build:end'; image: string; outputs: string[]; ms: number };
+  | { type: 'build:end'; image: string; outputs: string[]; ms: number }
+  /** Downloads (builder/download): start, throttled progress, retries, end (cached: no network). */
+  | (DownloadEvent & { step: string });
 
 export type Listener = (event: BuildEvent) => void;
 

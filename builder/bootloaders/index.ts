@@ -29,7 +29,9 @@ export function kernelCmdline(plan: Plan): string {
 
 export function fstab(plan: Plan): string {
   const lines = plan.partitions.map((p) => {
-    const opts = p.fs === 'vfat' ? 'rw,umask=0077' : 'rw,errors=remount-ro';
+    // the content partition must not stop the kit from booting (nofail), yet is mounted before
+    // local-fs.target when present, so that first boot finds it mounted and grows it online
+    const opts = p.fs === 'vfat' ? 'rw,umask=0077' : p.content ? 'rw,nofail,x-systemd.before=local-fs.target,x-systemd.device-timeout=30s' : 'rw,errors=remount-ro';
     const pass = p.mountpoint === '/' ? 1 : 2;
     return `LABEL=${p.label}\t${p.mountpoint}\t${p.fs}\t${opts}\t0\t${pass}`;
   });

@@ -237,6 +237,8 @@ export function portalNginx(address: string, defaultLanguage: Language): string 
     '    add_header Vary "Cookie";',
     '    location / {',
     '    }',
+    `    # the locations of services that other layers serve through the portal (e.g. /kiwix/)`,
+    `    include ${SERVICE_LOCATIONS}/*.conf;`,
     '    location = /clic/settings-errors.json {',
     '        root /run;',
     '        default_type application/json;',
@@ -250,6 +252,9 @@ export function portalNginx(address: string, defaultLanguage: Language): string 
     '',
   ].join('\n');
 }
+
+/** Folder where a layer puts the nginx `location` blocks of the services it serves on the portal. */
+export const SERVICE_LOCATIONS = '/etc/nginx/clic-services';
 
 /** Every file of the portal: pages in both languages, icons, nginx site. Pure. */
 export function renderPortal(input: PortalInput): GeneratedFiles {

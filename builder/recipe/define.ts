@@ -15,6 +15,7 @@
  */
 
 import type { Plan, PlannedLayer } from './plan.ts';
+import type { ZimRequest } from '../content/types.ts';
 
 export type Arch = 'amd64' | 'arm64' | 'armhf';
 
@@ -26,9 +27,11 @@ export type VarSpec =
   | (VarCommon & { type: 'bool'; default: boolean })
   | (VarCommon & { type: 'int'; default: number; min?: number; max?: number })
   | (VarCommon & { type: 'enum'; default: string; values: readonly string[] })
-  | (VarCommon & { type: 'list'; default: readonly string[]; itemPattern?: string });
+  | (VarCommon & { type: 'list'; default: readonly string[]; itemPattern?: string })
+  /** ZIM files: catalog names (`wikipedia_fr_all_mini`, pinned: `…_2024-05`) or `{ url, sha256 }`. */
+  | (VarCommon & { type: 'zims'; default: readonly ZimRequest[] });
 
-export type VarValue = string | number | boolean | readonly string[];
+export type VarValue = string | number | boolean | readonly string[] | readonly ZimRequest[];
 export type VarValues = Record<string, VarValue>;
 
 /** A service a layer offers to the kit's users, listed on the portal. */
@@ -57,6 +60,11 @@ export interface LayerDef {
    *  service declared by the image's layers), and SOURCE_DATE_EPOCH. */
   commands?: readonly string[];
   vars?: Record<string, VarSpec>;
+  /** Offline content this layer puts on the image's content partition (made when a layer has
+   *  content, mounted at /srv/clic-data, grown to the card at first boot): the ZIM files listed
+   *  by its variable `zimsVar` (type `zims`; names looked up in the OPDS catalog given by its
+   *  variable `catalogVar`), in `<mountpoint>/<dir>/` with a kiwix library.xml. */
+  content?: { zimsVar: string; catalogVar: string; dir: string };
   /** Services this layer offers; the portal layer lists them. */
   services?: readonly ServiceDef[];
   /** Files made on the build host from the plan (pages listing the image's services, configs

@@ -13,6 +13,7 @@ import type { Registry } from './registry.ts';
 import { RecipeError, type RecipeProblem } from '../errors.ts';
 import { closeMatches, IMAGE_NAME_PATTERN } from './schema.ts';
 import { defaultsOf, envName, envValue, varSchema } from './vars.ts';
+import type { ResolvedZim, ZimRequest } from '../content/types.ts';
 
 export interface BuildOptions {
   /** Where the .img and its checksum are written. */
@@ -51,6 +52,27 @@ export function layerGenerator(layer: PlannedLayer): LayerDef['generate'] {
 export interface PlannedPartition extends PartitionDef {
   /** Filesystem UUID (ext4) or volume id (vfat, 8 hex digits), derived from the recipe. */
   fsId: string;
+  /** The content partition is made from the downloaded content (content step), not from the root tree. */
+  content?: boolean;
+}
+
+/** The content partition: last on the disk, so first boot grows it to the card. */
+export const CONTENT_PARTITION = { label: 'CLICDATA', mountpoint: '/srv/clic-data' } as const;
+
+export interface ContentSet {
+  layer: string;
+  /** Folder of the content partition the files go to (e.g. `kiwix`). */
+  dir: string;
+  /** kiwix OPDS catalog (v2 root) where names are looked up. */
+  catalog: string;
+  requests: ZimRequest[];
+}
+
+export interface PlannedContent {
+  partition: PlannedPartition;
+  sets: ContentSet[];
+  /** Every file, resolved (URL, size, sha256), in set order; null until resolveContent has run. */
+  resolved: (ResolvedZim & { layer: string; dir: string })[] | null;
 }
 
 export interface PlanStep {
@@ -72,6 +94,8 @@ export interface Plan {
   /** Every service the image's layers offer, in layer order. */
   services: (ServiceDef & { layer: string })[];
   partitions: PlannedPartition[];
+  /** Offline content (ZIM files) and its partition; null when no layer carries content. */
+  content: PlannedContent | null;
   /** MBR disk signature (dos) or disk GUID (gpt), derived from the recipe. */
   diskId: string;
   /** SOURCE_DATE_EPOCH of the build; null until the package set is resolved, when not given. */
@@ -117,6 +141,11 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
     }
     for (const req of layer.requires ?? []) {
       if (!seen.has(req)) problems.push({ path: `/layers/${i}`, message: `layer "${name}" requires layer "${req}" earlier in the list` });
+    }
+    if (layer.content) {
+      for (const [key, type] of [[layer.content.zimsVar, 'zims'], [layer.content.catalogVar, 'string']]) {
+        if (layer.vars?.[key]?.type !== type) problems.push({ path: `/layers/${i}`, message: `layer "${name}" declares content with variable "${key}", which it must declare with type ${type}` });
+      }
     }
     if (seen.has(name)) problems.push({ path: `/layers/${i}`, message: `layer "${name}" is listed twice` });
     seen.add(name);
@@ -170,10 +199,28 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
   if (options.sourceDateEpoch !== null) for (const l of layers) l.env.SOURCE_DATE_EPOCH = String(options.sourceDateEpoch);
 
   const seed = `${image.name}\0${board.name}`;
-  const partitions = board.partitions.map((p) => ({
+  const partitions: PlannedPartition[] = board.partitions.map((p) => ({
     ...p,
     fsId: p.fs === 'vfat' ? derivedHex(seed, `vfat:${p.label}`, 8) : derivedUuid(seed, `ext4:${p.label}`),
   }));
+  const sets: ContentSet[] = image.layers.flatMap((name) => {
+    const content = registry.layers.get(name)?.content;
+    const planned = layers.find((l) => l.name === name);
+    if (!content || !planned) return [];
+    return [{ layer: name, dir: content.dir, catalog: String(planned.vars[content.catalogVar]), requests: [...(planned.vars[content.zimsVar] as ZimRequest[])] }];
+  });
+  let content: PlannedContent | null = null;
+  if (sets.length) {
+    const partition: PlannedPartition = {
+      ...CONTENT_PARTITION,
+      fs: 'ext4',
+      type: board.partitionTable === 'gpt' ? 'L' : '83',
+      fsId: derivedUuid(seed, `ext4:${CONTENT_PARTITION.label}`),
+      content: true,
+    };
+    partitions.push(partition);
+    content = { partition, sets, resolved: null };
+  }
   const packages = [...new Set([...board.packages, ...layers.flatMap((l) => l.packages)])].sort();
   const img = `${image.name}.img`;
   return {
@@ -188,12 +235,14 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
     layers,
     services,
     partitions,
+    content,
     diskId: board.partitionTable === 'dos' ? `0x${derivedHex(seed, 'disk', 8)}` : derivedUuid(seed, 'disk').toUpperCase(),
     sourceDateEpoch: options.sourceDateEpoch,
     output: { dir: options.outDir, img, sha256: `${img}.sha256`, packages: `${image.name}.packages` },
     steps: [
       { name: 'host-tools', description: 'check host tools; enable qemu-user binfmt for a foreign architecture' },
       { name: 'packages', description: `resolve the exact package versions (apt, simulated)${options.sourceDateEpoch === null ? " and date the build from the suite's Release file" : ''}` },
+      ...(content ? [{ name: 'content', description: `${contentSummary(sets)}: download and verify, ${CONTENT_PARTITION.label} partition (cached)` }] : []),
       { name: 'bootstrap', description: `mmdebstrap ${image.suite ?? 'bookworm'} ${board.arch} with ${packages.length} packages` },
       { name: 'initramfs', description: `initramfs once (${board.initramfsModules?.length ? `MODULES=list, ${board.initramfsModules.length} modules` : 'MODULES=most'}), ${board.bootloader} boot files` },
       ...layers.map((l) => ({ name: `layer:${l.name}`, description: l.description })),
@@ -203,6 +252,11 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
       { name: 'checksum', description: `sha256 and package list, then ${img} under its final name` },
     ],
   };
+}
+
+function contentSummary(sets: ContentSet[]): string {
+  const n = sets.reduce((sum, s) => sum + s.requests.length, 0);
+  return `${n} ZIM file${n === 1 ? '' : 's'}`;
 }
 
 /** The plan with its SOURCE_DATE_EPOCH set: in the plan and in every layer's environment, where

@@ -31,8 +31,31 @@ export function varSchema(spec: VarSpec): Record<string, unknown> {
       return { type: 'string', enum: [...spec.values], ...common };
     case 'list':
       return { type: 'array', items: { type: 'string', ...(spec.itemPattern ? { pattern: spec.itemPattern } : {}) }, ...common };
+    case 'zims':
+      return { type: 'array', items: ZIM_REQUEST_SCHEMA, ...common };
   }
 }
+
+const ZIM_NAME = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'book name in the kiwix catalog, e.g. wikipedia_fr_all_mini (add _YYYY-MM to pin a version)' };
+
+/** One ZIM file: a catalog name, or a URL with its sha256 (and optionally its name and size). */
+export const ZIM_REQUEST_SCHEMA = {
+  anyOf: [
+    ZIM_NAME,
+    { type: 'object', additionalProperties: false, required: ['name'], properties: { name: ZIM_NAME } },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url', 'sha256'],
+      properties: {
+        url: { type: 'string', pattern: '^https?://', description: 'where to download the .zim file' },
+        sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'sha256 of the file (64 hex digits)' },
+        name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'book name (default: the file name without date and .zim)' },
+        size: { type: 'integer', minimum: 1, description: 'size in bytes, when known (progress, disk space check)' },
+      },
+    },
+  ],
+};
 
 export function defaultsOf(vars: Record<string, VarSpec> | undefined): VarValues {
   return Object.fromEntries(Object.entries(vars ?? {}).map(([k, spec]) => [k, spec.default]));
@@ -45,7 +68,7 @@ export function envName(varName: string): string {
 
 export function envValue(value: VarValue): string {
   if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (Array.isArray(value)) return value.join(' ');
+  if (Array.isArray(value)) return value.every((v) => typeof v === 'string') ? value.join(' ') : JSON.stringify(value);
   return String(value);
 }
 

@@ -64,14 +64,19 @@ async function treePaths(root: string, signal: AbortSignal): Promise<string[]> {
   return ['/', ...stdout.split('\0').filter(Boolean)].sort();
 }
 
-/** debugfs commands giving every inode the same access and change time. */
-export function datingCommands(paths: readonly string[], epoch: number): string {
+/** A path or name as one debugfs argument. */
+export function debugfsQuote(path: string): string {
+  if (path.includes('\n')) throw new Error(`${JSON.stringify(path)}: a file name with a line break cannot be given to debugfs`);
+  // debugfs's parser: inside double quotes, "" is a quote and a backslash is itself
+  return `"${path.replaceAll('"', '""')}"`;
+}
+
+/** debugfs commands giving every inode the same access and change time (and more fields if asked). */
+export function datingCommands(paths: readonly string[], epoch: number, fields: readonly string[] = ['atime', 'ctime']): string {
   const lines: string[] = [];
   for (const path of paths) {
-    if (path.includes('\n')) throw new Error(`cannot date "${JSON.stringify(path)}": a file name with a line break`);
-    // debugfs's parser: inside double quotes, "" is a quote and a backslash is itself
-    const quoted = `"${path.replaceAll('"', '""')}"`;
-    for (const field of ['atime', 'ctime']) lines.push(`sif ${quoted} ${field} @${epoch}`);
+    const quoted = debugfsQuote(path);
+    for (const field of fields) lines.push(`sif ${quoted} ${field} @${epoch}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -109,7 +114,8 @@ export const filesystemsStep: Step = {
       for (const dir of [inRoot, dirname(inRoot)]) await utimes(dir, sourceDate(ctx), sourceDate(ctx));
       contentDirs.set(p.label, moved);
     }
-    for (const p of ctx.plan.partitions) {
+    // the content partition is made by the content step
+    for (const p of ctx.plan.partitions.filter((p) => !p.content)) {
       const file = partitionFile(ctx, p);
       const stage = join(ctx.workDir, 'parts', `${p.label}.stage`);
       await mkdir(stage);

@@ -42,6 +42,9 @@ export function hostToolsFor(plan: Plan): HostTool[] {
     tools.push({ tool: 'mkfs.vfat', debianPackage: 'dosfstools', why: 'makes the FAT boot partition' });
     tools.push({ tool: 'mcopy', debianPackage: 'mtools', why: 'fills the FAT partition without mounting it' });
   }
+  if (plan.content?.sets.some((s) => s.requests.length)) {
+    tools.push({ tool: 'kiwix-manage', debianPackage: 'kiwix-tools', why: 'writes the kiwix library.xml of the content partition' });
+  }
   if (isForeign(plan)) {
     tools.push({ tool: qemuUserBinary(plan), debianPackage: 'qemu-user-static', why: 'runs foreign-architecture programs during the build' });
     tools.push({ tool: 'update-binfmts', debianPackage: 'binfmt-support', why: 'registers qemu-user with binfmt_misc' });

@@ -3,9 +3,9 @@
  *
  * - `clic-firstboot.service` (once per device, early in its first boot, before the SSH server):
  *   checks the machine id systemd generated from the image's empty /etc/machine-id is on disk,
- *   makes the SSH host keys (the image ships none), grows the root partition to the end of the
- *   card or disk (sfdisk, MBR or GPT, on the mounted disk) and its ext4 file system (resize2fs,
- *   online). Each step checks what is already done and the done-marker
+ *   makes the SSH host keys (the image ships none), grows the last partition (the root, or the
+ *   content partition after it) to the end of the card or disk (sfdisk, MBR or GPT, on the
+ *   mounted disk) and its ext4 file system (resize2fs, online). Each step checks what is already done and the done-marker
  *   (/var/lib/clic/firstboot.done) is written last: a power cut in the middle only means the
  *   next boot finishes the job. Logged to the journal and the console.
  * - `clic-settings.service` (every boot, after the FAT partition is mounted, before the network,
@@ -29,7 +29,7 @@ const SSH_PUBLIC_KEY =
 
 export default defineLayer({
   name: 'firstboot',
-  description: 'First boot: device identity, root partition grown, settings file from the FAT partition',
+  description: 'First boot: device identity, last partition grown, settings file from the FAT partition',
   requires: ['base'],
   // fdisk: sfdisk grows the partition; iso-codes: the list wifi_country is checked against
   packages: ['fdisk', 'iso-codes', 'openssh-client', 'e2fsprogs'],

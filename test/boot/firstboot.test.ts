@@ -7,9 +7,10 @@
  *    admin key in root's authorized_keys, no error;
  *  - device B, test/fixtures/settings/invalid-many.txt: boots all the same, each problem in
  *    settings-errors.json and in the journal, the recipe defaults in settings.env;
- *  - both: their own machine id (on disk) and SSH host keys, the root partition and file system
- *    grown to the end of the disk; the first-boot script run again (as after a power cut before
- *    its done-marker) changes nothing, and a bad host name on a later run keeps the last good one.
+ *  - both: their own machine id (on disk) and SSH host keys, the content partition (last, after
+ *    the root) and its file system grown to the end of the disk, the offline library running; the
+ *    first-boot script run again (as after a power cut before its done-marker) changes nothing,
+ *    and a bad host name on a later run keeps the last good one.
  *
  * Nothing test-only is in the image: the kernel command line gets `systemd.run=` which runs a
  * script from a small FAT disk attached read-only; it prints what the test checks on the serial
@@ -56,7 +57,9 @@ emit unit-settings "$(systemctl show -p ActiveState -p Result clic-settings.serv
 emit firstboot-done "$(cat /var/lib/clic/firstboot.done)"
 emit disk-bytes "$(blockdev --getsize64 /dev/vda)"
 emit root-partition "$(cat /sys/class/block/vda2/start) $(cat /sys/class/block/vda2/size)"
-emit root-fs-bytes "$(df -B1 --output=size / | tail -n 1 | tr -d ' ')"
+emit data-partition "$(cat /sys/class/block/vda3/start) $(cat /sys/class/block/vda3/size)"
+emit data-fs "$(findmnt --noheadings --output SOURCE,FSTYPE /srv/clic-data) $(df -B1 --output=size /srv/clic-data | tail -n 1 | tr -d ' ')"
+emit kiwix-unit "$(systemctl show -p ActiveState -p Result clic-kiwix.service)"
 rm /var/lib/clic/firstboot.done
 emit firstboot-rerun "$(/usr/lib/clic/clic-firstboot 2>&1; echo "exit status $?")"
 emit ssh-fingerprints-rerun "$(fingerprints)"
@@ -182,7 +185,8 @@ describe(`${IMAGE}: first boot of two devices from the same image`, () => {
       }
       expect(r['journal-firstboot']).toMatch(/^machine id: [0-9a-f]{32}$/m);
       expect(r['journal-firstboot']).toMatch(/^SSH host key: 256 SHA256:\S+ .*\(ED25519\)$/m);
-      expect(r['journal-firstboot']).toMatch(/^root partition: growing partition 2 of \/dev\/vda \(gpt\) from \d+ MiB to \d+ MiB$/m);
+      expect(r['journal-firstboot']).toMatch(/^root partition: partition 2 keeps its size; partition 3, after it, gets the free space$/m);
+      expect(r['journal-firstboot']).toMatch(/^data partition: growing partition 3 of \/dev\/vda \(gpt\) from \d+ MiB to \d+ MiB$/m);
       expect(r['journal-firstboot']).toMatch(/^first boot done$/m);
       expect(r['firstboot-done']).toMatch(/^\d{4}-\d\d-\d\dT/);
     }
@@ -204,15 +208,20 @@ describe(`${IMAGE}: first boot of two devices from the same image`, () => {
     expect(a.filter((f) => b.includes(f))).toEqual([]);
   });
 
-  it('grows the root partition and its file system to the end of the larger disk', async () => {
-    const original = (await openDisk(image)).table.partitions[1];
+  it('grows the content partition (last, after the root) and its mounted file system to the end of the larger disk', async () => {
+    const [root, data] = (await openDisk(image)).table.partitions.slice(1);
     for (const r of Object.values(reports)) {
       const diskBytes = Number(r['disk-bytes']);
       expect(diskBytes).toBe((await stat(image)).size + GROWTH);
-      const [start, size] = r['root-partition'].split(' ').map(Number);
-      expect(start).toBe(original.start);
+      expect(r['root-partition'].split(' ').map(Number)).toEqual([root.start, root.size]);
+      const [start, size] = r['data-partition'].split(' ').map(Number);
+      expect(start).toBe(data.start);
       expect((start + size) * 512).toBe(diskBytes - 33 * 512); // up to the backup GPT
-      expect(Number(r['root-fs-bytes'])).toBeGreaterThan(original.size * 512 + GROWTH * 0.9);
+      const [source, fstype, bytes] = r['data-fs'].split(/\s+/);
+      expect([source, fstype]).toEqual(['/dev/vda3', 'ext4']);
+      expect(Number(bytes)).toBeGreaterThan(data.size * 512 + GROWTH * 0.9);
+      // the offline library runs, with the (empty) library of the content partition
+      expect(r['kiwix-unit']).toMatch(/^ActiveState=active$/m);
     }
   });
 

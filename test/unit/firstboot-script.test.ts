@@ -36,7 +36,7 @@ interface Setup {
 }
 
 /** A root as the image ships it (no host key, empty machine-id) and a 64 MiB disk enlarged to 128 MiB. */
-async function setup(name: string, label: 'dos' | 'gpt'): Promise<Setup> {
+async function setup(name: string, label: 'dos' | 'gpt', withData = false): Promise<Setup> {
   const dir = join(scratch, name);
   const root = join(dir, 'root');
   mkdirSync(join(root, 'etc/ssh'), { recursive: true });
@@ -44,8 +44,12 @@ async function setup(name: string, label: 'dos' | 'gpt'): Promise<Setup> {
   const disk = join(dir, 'disk.img');
   writeFileSync(disk, '');
   truncateSync(disk, 64 * MiB);
-  const table = label === 'gpt' ? 'label: gpt\nstart=2048, size=16MiB, type=U\nstart=34816, type=L\n' : 'label: dos\nstart=8192, size=16MiB, type=c\nstart=40960, type=83\n';
-  const made = await exec(['sfdisk', '--quiet', disk], {}, table);
+  const rootSize = withData ? 'size=24MiB, ' : '';
+  const table = label === 'gpt'
+    ? `label: gpt\nstart=2048, size=16MiB, type=U\nstart=34816, ${rootSize}type=L\n`
+    : `label: dos\nstart=8192, size=16MiB, type=c\nstart=40960, ${rootSize}type=83\n`;
+  const data = withData ? (label === 'gpt' ? 'start=86016, type=L\n' : 'start=90112, type=83\n') : '';
+  const made = await exec(['sfdisk', '--quiet', disk], {}, table + data);
   expect(made.code, made.stderr).toBe(0);
   truncateSync(disk, 128 * MiB); // the card is larger than the image
   const stubs = join(dir, 'stubs');
@@ -67,6 +71,7 @@ function run(s: Setup) {
     CLIC_ROOT_DISK: s.disk,
     CLIC_ROOT_PARTNUM: '2',
     CLIC_ROOT_PART: '/dev/test-root-partition',
+    CLIC_LAST_PART: '/dev/test-data-partition',
   });
 }
 
@@ -103,6 +108,22 @@ describe('clic-firstboot on the build host', () => {
     const again = await run(s);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/^first boot already done: \d{4}-\d\d-\d\dT/);
+  });
+
+  it.each(['gpt', 'dos'] as const)('%s disk with a content partition after the root: the content partition gets the free space', async (label) => {
+    const s = await setup(`data-${label}`, label, true);
+    const before = await partitions(s.disk);
+    const r = await run(s);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const table = await partitions(s.disk);
+    const diskSectors = (128 * MiB) / 512;
+    expect(table.partitions).toHaveLength(3);
+    expect(table.partitions[1]).toEqual(before.partitions[1]);
+    expect(table.partitions[2].start).toBe(before.partitions[2].start);
+    expect(table.partitions[2].start + table.partitions[2].size).toBe(label === 'gpt' ? diskSectors - 33 : diskSectors);
+    expect(readFileSync(s.calls, 'utf8')).toBe('/dev/test-data-partition\n');
+    expect(r.stdout).toMatch(/^root partition: partition 2 keeps its size; partition 3, after it, gets the free space$/m);
+    expect(r.stdout).toMatch(new RegExp(`^data partition: growing partition 3 of .*disk\\.img \\(${label}\\) from \\d+ MiB to \\d+ MiB$`, 'm'));
   });
 
   it('after a power cut in the middle, the next run completes without redoing what was done', async () => {
