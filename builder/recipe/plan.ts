@@ -169,7 +169,9 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
       overlay: registry.overlays.get(name) ?? null,
       commands: [...(layer.commands ?? [])],
       vars: values,
-      env: Object.fromEntries(Object.entries(values).map(([k, v]) => [envName(k), envValue(v)])),
+      // the content variables are for the build host (content step): left out of the commands'
+      // environment, so that another ZIM selection does not make the layer run again
+      env: Object.fromEntries(Object.entries(values).filter(([k]) => k !== layer.content?.zimsVar && k !== layer.content?.catalogVar).map(([k, v]) => [envName(k), envValue(v)])),
       generates: !!layer.generate,
     };
     if (layer.generate) generators.set(planned, layer.generate);

@@ -104,7 +104,7 @@ export const filesystemsStep: Step = {
     await mkdir(join(ctx.workDir, 'parts'), { recursive: true });
     const contentDirs = new Map<string, string>();
     // Move each boot partition's folder out of the root tree first, leaving an empty mount point.
-    for (const p of ctx.plan.partitions.filter((p) => p.mountpoint !== '/')) {
+    for (const p of ctx.plan.partitions.filter((p) => p.mountpoint !== '/' && !p.content)) {
       const inRoot = join(ctx.rootfs, p.mountpoint);
       const moved = join(ctx.workDir, 'parts', `${p.label}.content`);
       const mode = (await stat(inRoot)).mode & 0o7777;

@@ -39,7 +39,7 @@ export const finalizeStep: Step = {
       fingerprint: FINGERPRINT_SCRIPT,
       chroot: chrootArgv('<rootfs>', '<script>'),
       leftovers: BUILD_LEFTOVERS,
-      bootFolders: ctx.plan.partitions.filter((p) => p.mountpoint !== '/').map((p) => [p.label, p.mountpoint]),
+      bootFolders: ctx.plan.partitions.filter((p) => p.mountpoint !== '/' && !p.content).map((p) => [p.label, p.mountpoint]),
       sourceDateEpoch: sourceDate(ctx),
     };
   },
@@ -52,6 +52,11 @@ export const finalizeStep: Step = {
     await rm(join(ctx.rootfs, dirname(FINGERPRINT_FILE)), { recursive: true, force: true });
     for (const p of ctx.plan.partitions.filter((p) => p.mountpoint !== '/')) {
       const entries = await readdir(join(ctx.rootfs, p.mountpoint)).catch(() => []);
+      if (p.content) {
+        // the content partition is made from the downloads: files here would be hidden under it
+        if (entries.length) throw new Error(`${p.mountpoint} holds ${entries.slice(0, 3).join(', ')}, which the ${p.label} partition mounted there would hide: layers must not write there`);
+        continue;
+      }
       if (!entries.length) throw new Error(`the ${p.label} partition (${p.mountpoint}) is empty after the boot hooks ran`);
     }
     // An empty machine-id makes systemd create one on the first boot, unique to each device.
