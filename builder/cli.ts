@@ -10,7 +10,8 @@ import { parseArgs } from 'node:util';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DownloadProgress, isDownloadEvent } from './progress.ts';
-import { formatBytes, resolveContent } from './content/resolve.ts';
+import { resolveContent } from './content/resolve.ts';
+import { formatBytes } from './download/index.ts';
 import {
   AbortedError, BuildEvents, buildImage, defaultCacheDir, describeType, readPackageList, stepCacheOf, HostToolError, installHostTools, labSchema, loadRecipe,
   loadRegistry, RecipeError, resolvePlan, StepError, type BuildEvent, type Plan, type Registry,

@@ -8,6 +8,7 @@
  *   progress.lines(80); // ['wikipedia_fr_all_mini_2024-05.zim  [#####-----]  48%  1.9/4.1 GiB  12.3 MiB/s', …, 'total …']
  */
 import type { BuildEvent } from './events.ts';
+import { formatBytes } from './download/index.ts';
 
 type DownloadEvent = Extract<BuildEvent, { type: `download:${string}` }>;
 
@@ -22,8 +23,7 @@ interface FileState {
 
 export const isDownloadEvent = (e: BuildEvent): e is DownloadEvent => e.type.startsWith('download:');
 
-const size = (n: number) =>
-  n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 2 ** 10).toFixed(0)} KiB`;
+const size = formatBytes;
 
 function bar(fraction: number, width: number): string {
   const filled = Math.max(0, Math.min(width, Math.round(fraction * width)));

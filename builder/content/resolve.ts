@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Plan } from '../recipe/plan.ts';
 import { RecipeError } from '../errors.ts';
 import { CatalogError, resolveZims } from './catalog.ts';
+import { formatBytes } from '../download/index.ts';
 
 export interface ResolveContentOptions {
   /** Cache root of the build (the catalog document is kept in <cacheDir>/catalog). */
@@ -56,11 +57,4 @@ export async function resolveContent(plan: Plan, opts: ResolveContentOptions): P
     s.name === 'content' ? { ...s, description: `${resolved.length} ZIM file${resolved.length === 1 ? '' : 's'}, ${formatBytes(total)}: download and verify, ${plan.content!.partition.label} partition (cached)` } : s,
   );
   return next;
-}
-
-export function formatBytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(1)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
-  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
-  return `${n} B`;
 }

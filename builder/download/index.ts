@@ -9,6 +9,6 @@
 export { download, downloadAll } from './downloader.ts';
 export { cachedPath, checkDiskSpace } from './cache.ts';
 export {
-  DownloadError,
+  DownloadError, formatBytes,
   type DownloadErrorKind, type DownloadEvent, type DownloadOptions, type DownloadRequest, type DownloadResult, type UrlFailure,
 } from './types.ts';

@@ -115,7 +115,7 @@ describe('download progress text', () => {
     expect(lines[0]).toMatch(/^ {2}a\.zim\s+\[#{10}-{10}\]  50%/);
     expect(lines[1]).toMatch(/^ {2}total \[#{3}-{17}\] .*0 files done$/);
     expect(p.update({ type: 'download:retry', step: 'content', name: 'a.zim', url: 'http://x/a.zim', attempt: 1, error: 'connection reset', delayMs: 1000 })).toMatch(/a\.zim: connection reset — retry 1 in 1\.0 s/);
-    expect(p.update({ type: 'download:end', step: 'content', name: 'a.zim', sha256: SHA, bytes: 1000, ms: 2000, cached: false })).toMatch(/a\.zim: 1 KiB in 2\.0 s .*sha256 verified/);
+    expect(p.update({ type: 'download:end', step: 'content', name: 'a.zim', sha256: SHA, bytes: 1000, ms: 2000, cached: false })).toMatch(/a\.zim: 1000 B in 2\.0 s .*sha256 verified/);
     expect(p.update({ type: 'download:end', step: 'content', name: 'b.zim', sha256: SHA, bytes: 2000, ms: 0, cached: true })).toMatch(/b\.zim: already downloaded/);
     expect(p.lines(100)).toEqual([expect.stringMatching(/2 files done \(1 from the cache\)$/)]);
   });
