@@ -86,6 +86,8 @@ function typeName(value: unknown): string {
 export function ajvProblems(errors: ErrorObject[], data: unknown): RecipeProblem[] {
   const byPath = new Map<string, RecipeProblem>();
   for (const e of errors) {
+    // "must match then/else schema": the branch's own errors say what is wrong
+    if (e.keyword === 'if') continue;
     let path = e.instancePath;
     let message: string;
     const got = valueAt(data, path);

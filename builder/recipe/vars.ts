@@ -38,23 +38,27 @@ export function varSchema(spec: VarSpec): Record<string, unknown> {
 
 const ZIM_NAME = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'book name in the kiwix catalog, e.g. wikipedia_fr_all_mini (add _YYYY-MM to pin a version)' };
 
-/** One ZIM file: a catalog name, or a URL with its sha256 (and optionally its name and size). */
+/** One ZIM file: a catalog name, `{ name }`, or a URL with its sha256 (and optionally its name
+ *  and size). if/then/else rather than anyOf: a wrong entry is reported against the form it
+ *  was meant to have, not against all three. */
 export const ZIM_REQUEST_SCHEMA = {
-  anyOf: [
-    ZIM_NAME,
-    { type: 'object', additionalProperties: false, required: ['name'], properties: { name: ZIM_NAME } },
-    {
+  if: { type: 'string' },
+  then: ZIM_NAME,
+  else: {
+    if: { type: 'object', required: ['url'], properties: { url: true } },
+    then: {
       type: 'object',
       additionalProperties: false,
       required: ['url', 'sha256'],
       properties: {
         url: { type: 'string', pattern: '^https?://', description: 'where to download the .zim file' },
         sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'sha256 of the file (64 hex digits)' },
-        name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'book name (default: the file name without date and .zim)' },
+        name: ZIM_NAME,
         size: { type: 'integer', minimum: 1, description: 'size in bytes, when known (progress, disk space check)' },
       },
     },
-  ],
+    else: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: ZIM_NAME } },
+  },
 };
 
 export function defaultsOf(vars: Record<string, VarSpec> | undefined): VarValues {
