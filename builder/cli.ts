@@ -7,7 +7,7 @@
  *   clic-image list
  */
 import { parseArgs } from 'node:util';
-import { rm } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DownloadProgress, isDownloadEvent } from './progress.ts';
 import { resolveContent } from './content/resolve.ts';
@@ -279,6 +279,14 @@ function parseSize(text: string): number {
 
 const bytes = (n: number) => (n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`);
 
+/** Number and total size of the regular files directly in a folder (none when it is missing). */
+async function folderFiles(dir: string): Promise<{ count: number; bytes: number }> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const sizes = await Promise.all(names.map((n) => stat(join(dir, n)).then((st) => (st.isFile() ? st.size : -1), () => -1)));
+  const files = sizes.filter((n) => n >= 0);
+  return { count: files.length, bytes: files.reduce((a, b) => a + b, 0) };
+}
+
 async function cacheCommand(sub: string | undefined, extra: string[], values: Values): Promise<number> {
   if (extra.length) throw new UsageError(`cache: unexpected arguments: ${extra.join(' ')}`);
   const cacheDir = values['cache-dir'] ?? defaultCacheDir();
@@ -291,7 +299,11 @@ async function cacheCommand(sub: string | undefined, extra: string[], values: Va
     }
     const lines = entries.map((e) => `${e.key.slice(0, 12)}  ${e.step.padEnd(24)} ${e.image.padEnd(18)} ${bytes(e.bytes).padStart(10)}  ${e.lastUsed.slice(0, 16).replace('T', ' ')}`);
     const total = entries.reduce((n, e) => n + e.bytes, 0);
-    process.stdout.write([`key           ${'step'.padEnd(24)} ${'image'.padEnd(18)} ${'size'.padStart(10)}  last used (UTC)`, ...lines, `${entries.length} entries, ${bytes(total)} in ${cache.root}`].join('\n') + '\n');
+    const files = await Promise.all([['downloads/sha256', 'downloaded files (ZIM…)'], ['content', 'content partitions']].map(async ([dir, what]) => {
+      const found = await folderFiles(join(cacheDir, dir));
+      return `${found.count} ${what}, ${bytes(found.bytes)} in ${join(cacheDir, dir)}`;
+    }));
+    process.stdout.write([`key           ${'step'.padEnd(24)} ${'image'.padEnd(18)} ${'size'.padStart(10)}  last used (UTC)`, ...lines, `${entries.length} entries, ${bytes(total)} in ${cache.root}`, ...files].join('\n') + '\n');
     return 0;
   }
   if (sub === 'prune') {

@@ -4,7 +4,7 @@
  * root and no registry.
  */
 import { join } from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { labSchema } from '../../builder/recipe/schema.ts';
@@ -136,6 +136,8 @@ describe('clic-image cache', () => {
       const ls = await cli(['cache', 'ls', '--cache-dir', dir]);
       expect(ls.code).toBe(0);
       expect(ls.stdout).toMatch(/^0 entries, 0\.0 MiB in /m);
+      expect(ls.stdout).toMatch(/^0 downloaded files \(ZIM…\), 0\.0 MiB in .*downloads\/sha256$/m);
+      expect(ls.stdout).toMatch(/^0 content partitions, 0\.0 MiB in .*content$/m);
       expect(JSON.parse((await cli(['cache', 'ls', '--json', '--cache-dir', dir])).stdout)).toEqual([]);
       for (const args of [['cache'], ['cache', 'frob'], ['cache', 'prune'], ['cache', 'prune', '--max-size', 'lots'], ['cache', 'prune', '--unused-for', 'soon']]) {
         const r = await cli([...args, '--cache-dir', dir]);
@@ -145,6 +147,16 @@ describe('clic-image cache', () => {
       const pruned = await cli(['cache', 'prune', '--max-size', '20G', '--cache-dir', dir]);
       expect(pruned.code).toBe(0);
       expect(pruned.stdout).toContain('removed 0 entries');
+      // --all takes the downloads and content partitions too
+      mkdirSync(join(dir, 'downloads/sha256'), { recursive: true });
+      writeFileSync(join(dir, 'downloads/sha256', 'a'.repeat(64)), 'zim');
+      mkdirSync(join(dir, 'content'));
+      writeFileSync(join(dir, 'content', `${'b'.repeat(64)}.ext4`), 'partition');
+      expect((await cli(['cache', 'ls', '--cache-dir', dir])).stdout).toMatch(/^1 downloaded files \(ZIM…\), 0\.0 MiB/m);
+      const all = await cli(['cache', 'prune', '--all', '--cache-dir', dir]);
+      expect(all.stdout).toContain('the downloads and the content partitions');
+      expect(existsSync(join(dir, 'downloads'))).toBe(false);
+      expect(existsSync(join(dir, 'content'))).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
