@@ -1,10 +1,13 @@
 /**
  * The checksum documents kiwix publishes beside each ZIM file: `<file>.zim.meta4` (Metalink 4,
  * RFC 5854: size, hashes, mirror URLs with their priority) and `<file>.zim.sha256` (sha256sum
- * format). Pure parsers; fetching them is builder/content/catalog.ts's job.
+ * format). Pure parsers; fetching them is builder/content/catalog-load.ts's job. The small XML
+ * helpers below (xmlRoot, xmlList, xmlText, xmlAttr) are shared with the OPDS parser,
+ * builder/content/catalog-parse.ts, so that both read documents the same way.
  *
  *   parseMetalink(xml);          // { sha256: '3f…', size: 4123456789, urls: ['https://mirror-a/…', …] }
  *   parseSha256File('3f…  wikipedia_fr_all_mini_2024-05.zim\n', 'wikipedia_fr_all_mini_2024-05.zim');   // '3f…'
+ *   xmlRoot('<feed/>', 'feed', 'an OPDS catalog');   // '' (the <feed> element, empty)
  */
 import { XMLParser } from 'fast-xml-parser';
 
@@ -19,6 +22,21 @@ export function xmlParser(): XMLParser {
     trimValues: true,
     htmlEntities: true,
   });
+}
+
+/**
+ * The root element `name` of an XML document ('' when it is empty). Throws when the text is not
+ * XML or has no such root, calling it `what` ("not an OPDS catalog: no Atom <feed> element").
+ */
+export function xmlRoot(xml: string, name: string, what: string, element = `<${name}>`): unknown {
+  let doc: Record<string, unknown>;
+  try {
+    doc = xmlParser().parse(xml) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`not ${what} (${err instanceof Error ? err.message : String(err)})`);
+  }
+  if (!doc || typeof doc !== 'object' || !(name in doc)) throw new Error(`not ${what}: no ${element} element`);
+  return doc[name];
 }
 
 /** One or many child elements, always as a list. */
@@ -50,18 +68,12 @@ export interface Metalink {
   urls: string[];
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
+/** A sha256 as this project writes it: 64 lowercase hexadecimal digits. */
+export const SHA256 = /^[0-9a-f]{64}$/;
 
 /** Reads the first `<file>` of a Metalink 4 document. Throws when it is not one. */
 export function parseMetalink(xml: string): Metalink {
-  let doc: Record<string, unknown>;
-  try {
-    doc = xmlParser().parse(xml) as Record<string, unknown>;
-  } catch (err) {
-    throw new Error(`not a Metalink document (${err instanceof Error ? err.message : String(err)})`);
-  }
-  if (!doc || typeof doc !== 'object' || !('metalink' in doc)) throw new Error('not a Metalink document: no <metalink> element');
-  const root = doc.metalink; // '' when empty
+  const root = xmlRoot(xml, 'metalink', 'a Metalink document');
   const file = (root && typeof root === 'object' ? xmlList((root as Record<string, unknown>).file)[0] : undefined) as Record<string, unknown> | undefined;
   if (!file || typeof file !== 'object') return { sha256: null, size: null, urls: [] };
 
