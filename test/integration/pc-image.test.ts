@@ -27,6 +27,8 @@ describe('clic-pc-x86_64 image', () => {
     expect(disk.table.partitions.map((p) => [p.type, p.name])).toEqual([
       [ESP_TYPE, 'ESP'],
       [LINUX_TYPE, 'CLICROOT'],
+      // the content partition of the kiwix layer, last: first boot grows it
+      [LINUX_TYPE, 'CLICDATA'],
     ]);
     expect(disk.table.partitions[0].start).toBe(8192);
   });

@@ -23,14 +23,16 @@ beforeAll(async () => {
 });
 
 describe('clic-rpi4 image', () => {
-  it('has an MBR table: bootable FAT at 4 MiB, then the Linux root, with the recipe-derived disk id', () => {
+  it('has an MBR table: bootable FAT at 4 MiB, the Linux root, then the content partition, with the recipe-derived disk id', () => {
     expect(disk.table.label).toBe('dos');
     expect(disk.table.id).toBe(plan.diskId);
-    const [boot, root] = disk.table.partitions;
-    expect(disk.table.partitions).toHaveLength(2);
+    const [boot, root, data] = disk.table.partitions;
+    expect(disk.table.partitions).toHaveLength(3);
     expect(boot).toMatchObject({ start: 8192, type: 'c', bootable: true });
     expect(root.type).toBe('83');
     expect(root.start).toBeGreaterThanOrEqual(boot.start + boot.size);
+    expect(data.type).toBe('83');
+    expect(data.start).toBe(root.start + root.size);
   });
 
   it('carries the Pi firmware, DTBs for Pi 3 and 4, kernel and initrd on the FAT partition', async () => {

@@ -60,6 +60,7 @@ export async function buildKiwixLab(work: string, outDir: string, log?: string):
       `      - ${zims[0].name}`,
       `      - url: ${catalog.zimUrl(zims[1].name)}`,
       `        sha256: ${zims[1].sha256}`,
+      `        size: ${zims[1].size}`,
       '',
     ].join('\n'),
   );
