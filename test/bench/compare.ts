@@ -294,7 +294,7 @@ async function measurePhase(peer: Peer, phase: 'cold' | 'rebuild', argv: string[
   const result = await runMeasured(argv, {
     cwd: ctx.dir,
     log: join(ctx.logDir, `${peer.name}-${phase}.log`),
-    env: { TMPDIR: join(ctx.dir, 'tmp') },
+    env: peer.env?.(ctx), // no TMPDIR: vmdb2 passes its environment into the image's chroot
     onLine: (line) => {
       if (peer.name === 'clic-image' && line.startsWith('{')) {
         try {
@@ -322,7 +322,7 @@ async function runPeer(peer: Peer, base: Omit<PeerContext, 'dir'>): Promise<Peer
   const result: PeerResult = { name: peer.name, notes: [], leftovers: [] };
   say(`\n▶ ${peer.name}`);
   try {
-    mkdirSync(join(ctx.dir, 'tmp'), { recursive: true });
+    mkdirSync(ctx.dir, { recursive: true });
     result.notes = peer.notes(ctx);
     await ensureTools(peer);
     peer.prepare(ctx);

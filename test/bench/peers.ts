@@ -60,6 +60,8 @@ export interface Peer {
   prepare(ctx: PeerContext): void;
   cold(ctx: PeerContext): string[];
   rebuild(ctx: PeerContext): string[];
+  /** environment added to the builder's (e.g. PATH with a shim folder first) */
+  env?(ctx: PeerContext): Record<string, string>;
   /** removes the previous image before a rebuild, when the builder would reuse it */
   beforeRebuild?(ctx: PeerContext): string[];
   image(ctx: PeerContext): string;
@@ -158,12 +160,28 @@ export function shellJoin(commands: string[][]): string {
   return commands.map((argv) => argv.map(q).join(' ')).join(' && ');
 }
 
+/**
+ * debos runs `udevadm trigger --settle <loop device>` after partitioning; with no udev daemon on
+ * the host (none runs on this one, as in most containers) that waits forever. This stand-in,
+ * first in debos' PATH, passes the call on when udevd runs and otherwise does nothing, which is
+ * what the call amounts to without a daemon to handle the events.
+ */
+const UDEVADM_SHIM = `#!/bin/sh
+# udevadm stand-in of the clic-image benchmark (see test/bench/peers.ts)
+if [ -S /run/udev/control ]; then
+  for real in /usr/bin/udevadm /bin/udevadm; do [ -x "$real" ] && exec "$real" "$@"; done
+fi
+exit 0
+`;
+
 const debos: Peer = {
   name: 'debos',
   tools: [['debos', 'debos'], ['debootstrap', 'debootstrap'], ['parted', 'parted'], ['mkfs.vfat', 'dosfstools'], ['mkfs.ext4', 'e2fsprogs'], ['systemd-nspawn', 'systemd-container'], ['mcopy', 'mtools']],
   notes: (ctx) => [
     'recipes: test/bench/debos/rootfs.yaml (debootstrap, packages, pack) + image.yaml (unpack, overlays, partitions, deploy)',
     'backend: --disable-fakemachine (on the host, as root): fakemachine cannot run here (see compare.ts header)',
+    'host without udevd: a udevadm stand-in first in PATH keeps `udevadm trigger --settle` from waiting forever',
+    'host kernel without VFAT: the FAT partition is filled with mcopy after deployment instead of being mounted',
     'cold = rootfs.yaml then image.yaml; rebuild = image.yaml alone on the packed rootfs.tar.gz (debos has no automatic cache)',
     `image size fixed by the recipe: ${ctx.sizeMiB} MiB`,
   ],
@@ -172,7 +190,10 @@ const debos: Peer = {
     writePreinstall(ctx, join(ctx.dir, 'files/preinstall'));
     writeMergedOverlay(ctx, join(ctx.dir, 'files/overlay'));
     mkdirSync(join(ctx.dir, 'out'), { recursive: true });
+    mkdirSync(join(ctx.dir, 'shim'), { recursive: true });
+    writeFileSync(join(ctx.dir, 'shim/udevadm'), UDEVADM_SHIM, { mode: 0o755 });
   },
+  env: (ctx) => ({ PATH: `${join(ctx.dir, 'shim')}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` }),
   cold: (ctx) => ['sh', '-c', shellJoin([debosRootfs(ctx), debosImage(ctx)])],
   rebuild: (ctx) => debosImage(ctx),
   beforeRebuild: (ctx) => [debos.image(ctx)],
@@ -181,6 +202,49 @@ const debos: Peer = {
 };
 
 const VMDB2_SPEC = 'clic-rpi4.vmdb';
+
+/**
+ * vmdb2 maps the image's partitions with kpartx, which needs device-mapper; this host's kernel
+ * has none. This stand-in, first in vmdb2's PATH, passes the call on when device-mapper works;
+ * otherwise it attaches a loop device, adds its partitions (partx) and names them the way kpartx
+ * would (/dev/mapper/loopNpK, symbolic links), and undoes it all on -d. vmdb2 then runs in a
+ * private mount namespace with a tmpfs on /dev/mapper, so those links never reach the host.
+ */
+const KPARTX_SHIM = `#!/bin/sh
+# kpartx stand-in of the clic-image benchmark (see test/bench/peers.ts)
+if dmsetup version >/dev/null 2>&1; then
+  for real in /usr/sbin/kpartx /sbin/kpartx; do [ -x "$real" ] && exec "$real" "$@"; done
+fi
+set -e
+mode=$1
+for img; do :; done
+case $mode in
+-a*)
+  loop=$(losetup --find --show "$img")
+  partx --add "$loop"
+  for n in $(partx --show --noheadings --output NR "$img"); do
+    i=0
+    while [ ! -b "\${loop}p$n" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    ln -sf "\${loop}p$n" "/dev/mapper/\${loop#/dev/}p$n"
+    echo "add map \${loop#/dev/}p$n (partition $n of $loop)"
+  done ;;
+-d*)
+  for loop in $(losetup --associated "$img" --noheadings --output NAME); do
+    rm -f "/dev/mapper/\${loop#/dev/}p"*
+    partx --delete "$loop" || true
+    losetup --detach "$loop"
+  done ;;
+*)
+  echo "kpartx stand-in: unsupported arguments: $*" >&2
+  exit 1 ;;
+esac
+`;
+
+/** Runs argv in a private mount namespace, with /dev/mapper a private tmpfs when device-mapper is missing. */
+const inPrivateMounts = (argv: string[]) => [
+  'unshare', '--mount', '--propagation', 'private', '--',
+  'sh', '-c', 'dmsetup version >/dev/null 2>&1 || mount -t tmpfs -o mode=0755 bench-mapper /dev/mapper; exec "$@"', 'sh', ...argv,
+];
 
 /** The spec with its `- PLAN_…` list lines replaced by the plan's lists (vmdb2 variables are strings only). */
 export function renderVmdb2Spec(text: string, lists: Record<string, string[]>): string {
@@ -195,7 +259,7 @@ const vmdb2Args = (ctx: PeerContext, log: string) => {
   const vars: Record<string, string> = {
     mirror: ctx.mirror ?? '',
     suite: ctx.plan.suite,
-    arch: ctx.plan.board.arch,
+    debian_arch: ctx.plan.board.arch,
     image_size: `${ctx.sizeMiB}M`,
     boot_end: bootEnd(ctx),
     boot_label: bootPartition(ctx.plan).label,
@@ -204,24 +268,26 @@ const vmdb2Args = (ctx: PeerContext, log: string) => {
     preinstall: join(ctx.dir, 'files/preinstall'),
     overlay: join(ctx.dir, 'files/overlay'),
   };
-  return [
+  return inPrivateMounts([
     'vmdb2', '--verbose', '--output', vmdb2.image(ctx), '--rootfs-tarball', join(ctx.dir, 'cache/rootfs.tar.gz'), '--log', join(ctx.logDir, log),
     ...Object.entries(vars).flatMap(([k, v]) => ['--variable', `${k}=${v}`]),
     join(ctx.dir, VMDB2_SPEC),
-  ];
+  ]);
 };
 
 const vmdb2: Peer = {
   name: 'vmdb2',
   tools: [
     ['vmdb2', 'vmdb2'], ['qemu-debootstrap', 'qemu-user-static'], ['debootstrap', 'debootstrap'], ['kpartx', 'kpartx'], ['parted', 'parted'],
-    ['mkfs.vfat', 'dosfstools'], ['zerofree', 'zerofree'], ['qemu-img', 'qemu-utils'], ['mcopy', 'mtools'], ['findmnt', 'util-linux'],
+    ['mkfs.vfat', 'dosfstools'], ['zerofree', 'zerofree'], ['qemu-img', 'qemu-utils'], ['mcopy', 'mtools'], ['findmnt', 'util-linux'], ['partx', 'util-linux'], ['unshare', 'util-linux'],
   ],
   notes: (ctx) => [
     `spec: test/bench/vmdb2/${VMDB2_SPEC} (qemu-debootstrap, packages with eatmydata, then eatmydata purged)`,
-    'runs on the host as root: loop device + kpartx, file systems mounted while packages install',
+    'runs on the host as root, in a private mount namespace: loop device, partitions mounted while packages install',
+    'host kernel without device-mapper: a kpartx stand-in first in PATH maps the partitions with losetup + partx instead',
     'cold = no tarball: full build, root saved by cache-rootfs (rootfs.tar.gz); rebuild = same command, tarball unpacked, bootstrap and apt skipped',
     `image size fixed by the spec: ${ctx.sizeMiB} MiB; vmdb2 runs zerofree on the ext4 root at the end`,
+    'host kernel without VFAT: the FAT partition is filled with mcopy at the end instead of being mounted during apt',
   ],
   prepare(ctx) {
     if (!ctx.mirror) throw new Error('vmdb2 needs a Debian mirror (no default): pass --mirror URL');
@@ -233,7 +299,10 @@ const vmdb2: Peer = {
     writePreinstall(ctx, join(ctx.dir, 'files/preinstall'));
     writeMergedOverlay(ctx, join(ctx.dir, 'files/overlay'));
     mkdirSync(join(ctx.dir, 'cache'), { recursive: true });
+    mkdirSync(join(ctx.dir, 'shim'), { recursive: true });
+    writeFileSync(join(ctx.dir, 'shim/kpartx'), KPARTX_SHIM, { mode: 0o755 });
   },
+  env: (ctx) => ({ PATH: `${join(ctx.dir, 'shim')}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` }),
   cold: (ctx) => vmdb2Args(ctx, 'vmdb2-cold.log'),
   rebuild: (ctx) => vmdb2Args(ctx, 'vmdb2-rebuild.log'),
   beforeRebuild: (ctx) => [vmdb2.image(ctx)],
