@@ -32,7 +32,7 @@ export interface BenchPlan {
   suite: string;
   components: string[];
   packages: string[];
-  partitions: { label: string; fs: string; mountpoint: string; sizeMiB?: number; type: string; bootable?: boolean }[];
+  partitions: { label: string; fs: string; mountpoint: string; sizeMiB?: number; type: string; bootable?: boolean; content?: boolean }[];
   layers: { name: string; overlay: string | null; vars: Record<string, unknown>; env: Record<string, string> }[];
 }
 
