@@ -59,7 +59,7 @@ emit disk-bytes "$(blockdev --getsize64 /dev/vda)"
 emit root-partition "$(cat /sys/class/block/vda2/start) $(cat /sys/class/block/vda2/size)"
 emit data-partition "$(cat /sys/class/block/vda3/start) $(cat /sys/class/block/vda3/size)"
 emit data-fs "$(findmnt --noheadings --output SOURCE,FSTYPE /srv/clic-data) $(df -B1 --output=size /srv/clic-data | tail -n 1 | tr -d ' ')"
-emit kiwix-unit "$(systemctl show -p ActiveState -p Result clic-kiwix.service)"
+emit kiwix-enabled "$(systemctl is-enabled clic-kiwix.service)"
 rm /var/lib/clic/firstboot.done
 emit firstboot-rerun "$(/usr/lib/clic/clic-firstboot 2>&1; echo "exit status $?")"
 emit ssh-fingerprints-rerun "$(fingerprints)"
@@ -95,7 +95,9 @@ async function deviceCopy(name: string, fixture: string): Promise<string> {
 
 function parseReport(console: string): Report {
   const out: Report = {};
-  for (const m of console.replace(/\r/g, '').matchAll(/^CLIC-TEST (\S+) ?(\S*)$/gm)) out[m[1]] = Buffer.from(m[2], 'base64').toString('utf8');
+  // systemd's status line ("A start job is running…") is erased with \r and spaces, possibly
+  // just before a report line: a carriage return starts a line of its own
+  for (const m of console.replace(/\r\n?/g, '\n').matchAll(/^[ \t]*CLIC-TEST (\S+) ?(\S*)$/gm)) out[m[1]] = Buffer.from(m[2], 'base64').toString('utf8');
   return out;
 }
 
@@ -220,8 +222,9 @@ describe(`${IMAGE}: first boot of two devices from the same image`, () => {
       const [source, fstype, bytes] = r['data-fs'].split(/\s+/);
       expect([source, fstype]).toEqual(['/dev/vda3', 'ext4']);
       expect(Number(bytes)).toBeGreaterThan(data.size * 512 + GROWTH * 0.9);
-      // the offline library runs, with the (empty) library of the content partition
-      expect(r['kiwix-unit']).toMatch(/^ActiveState=active$/m);
+      // the offline library starts with the system (this boot stops short of multi-user.target,
+      // where it is wanted; test/boot/kiwix.test.ts shows it serving)
+      expect(r['kiwix-enabled']).toBe('enabled');
     }
   });
 
