@@ -25,6 +25,7 @@ import { finalizeStep } from './steps/finalize.ts';
 import { filesystemsStep } from './steps/filesystems.ts';
 import { diskStep } from './steps/disk.ts';
 import { checksumStep } from './steps/checksum.ts';
+import { processAlive } from './exec.ts';
 
 export interface BuildRuntime {
   /** Step cache, shared apt cache and scratch space; default $CLIC_CACHE_DIR or ~/.cache/clic-image. */
@@ -47,15 +48,6 @@ export interface BuildResult {
 
 export const defaultCacheDir = () => process.env.CLIC_CACHE_DIR ?? join(homedir(), '.cache', 'clic-image');
 export const stepCacheOf = (cacheDir: string) => new StepCache(join(resolve(cacheDir), 'steps'));
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Scratch folders of builds that died without cleaning up (killed with SIGKILL, power cut):
  *  removed, unless something is still mounted below them. */

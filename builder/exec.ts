@@ -81,3 +81,13 @@ function killGroup(pid: number | undefined, sig: NodeJS.Signals) {
     // already gone
   }
 }
+
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { processAlive } from '../exec.ts';
 
 export interface EntryInfo {
   step: string;
@@ -44,15 +45,6 @@ export interface PruneOptions {
 const META = 'meta.json';
 const TMP_PREFIX = '.tmp-';
 const KEY = /^[0-9a-f]{64}$/;
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function folderBytes(dir: string): Promise<number> {
   let total = 0;

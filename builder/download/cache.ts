@@ -22,6 +22,7 @@ import { chmod, mkdir, readFile, rename, rm, stat, statfs, writeFile } from 'nod
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { DownloadError, formatBytes, type DownloadRequest } from './types.ts';
+import { processAlive } from '../exec.ts';
 
 export const finalPath = (cacheDir: string, sha: string) => join(cacheDir, 'sha256', sha);
 export const partPath = (cacheDir: string, sha: string) => join(cacheDir, 'partial', `${sha}.part`);
@@ -91,15 +92,6 @@ export async function placePart(cacheDir: string, sha: string, bytes: number): P
 }
 
 const held = new Map<string, Promise<void>>();
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((done, fail) => {

@@ -46,7 +46,8 @@ export interface Kit {
   marks(key: string): string[];
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on the loopback right now (for a QEMU port forward). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {

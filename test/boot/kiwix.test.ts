@@ -6,7 +6,6 @@
  * nginx on the portal's address, from the content partition.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,23 +13,13 @@ import { loadRegistry } from '../../builder/index.ts';
 import { LOGIN_PROMPT, startVm, type Vm } from '../../builder/qemu.ts';
 import { ensureKiwixImage, type KiwixContent } from '../support/kiwix-image.ts';
 import { imagesDir } from '../support/images.ts';
+import { freePort } from './hotspot-kit.ts';
 import { writeFileSync } from 'node:fs';
 
 let vm: Vm | undefined;
 let scratch: string;
 let base: string;
 let content: KiwixContent;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 /** GET with a bounded wait for the service to come up (nginx answers before kiwix-serve is ready). */
 async function get(path: string, ok = (r: Response) => r.status === 200): Promise<{ status: number; text: string }> {
