@@ -17,7 +17,10 @@ import { StepCache } from './cache/store.ts';
 import { hostToolsStep } from './steps/host-tools.ts';
 import { packagesStep } from './steps/packages.ts';
 import { contentStep } from './steps/content.ts';
+import { aptSourcesStep } from './steps/apt-sources.ts';
+import { appsStep } from './steps/apps.ts';
 import { resolveContent } from './content/resolve.ts';
+import { resolvePlanApps } from './apps/resolve-plan.ts';
 import { bootstrapStep } from './steps/bootstrap.ts';
 import { initramfsStep } from './steps/initramfs.ts';
 import { layerStep } from './steps/layer.ts';
@@ -63,11 +66,12 @@ async function sweepDeadBuilds(workRoot: string): Promise<void> {
 export function stepsFor(plan: Plan, cacheDir: string, pinnedPackages: readonly string[] | null = null): Step[] {
   return [
     hostToolsStep,
+    ...(plan.aptSources.length ? [aptSourcesStep()] : []),
     packagesStep(pinnedPackages),
     ...(plan.content ? [contentStep(cacheDir)] : []),
     bootstrapStep(cacheDir),
     initramfsStep,
-    ...plan.layers.map(layerStep),
+    ...plan.layers.flatMap((l) => [...(l.name === plan.apps?.layer ? [appsStep(cacheDir)] : []), layerStep(l)]),
     finalizeStep,
     filesystemsStep,
     diskStep,
@@ -91,7 +95,7 @@ export async function buildImage(unresolved: Plan, runtime: BuildRuntime = {}): 
   const events = runtime.events ?? new BuildEvents();
   const signal = runtime.signal ?? new AbortController().signal;
   // the content's exact files (catalog lookups) before anything is started
-  const plan = await resolveContent(unresolved, { cacheDir, signal });
+  const plan = await resolvePlanApps(await resolveContent(unresolved, { cacheDir, signal }), { cacheDir, signal });
   await mkdir(join(cacheDir, 'work'), { recursive: true });
   await sweepDeadBuilds(join(cacheDir, 'work'));
   await mkdir(plan.output.dir, { recursive: true });

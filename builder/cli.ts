@@ -11,6 +11,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DownloadProgress, isDownloadEvent } from './progress.ts';
 import { resolveContent } from './content/resolve.ts';
+import { resolvePlanApps } from './apps/resolve-plan.ts';
 import { formatBytes } from './download/index.ts';
 import {
   AbortedError, BuildEvents, buildImage, defaultCacheDir, describeType, readPackageList, stepCacheOf, HostToolError, installHostTools, labSchema, loadRecipe,
@@ -117,8 +118,10 @@ async function planFor(registry: Registry, recipe: string | undefined, values: V
   if (!recipe) throw new UsageError(`${command}: missing <recipe>\n\n${HELP[command]}`);
   const { image, file } = await loadRecipe(recipe, registry);
   const plan = resolvePlan(image, file, registry, { outDir: resolve(values.out!), mirror: values.mirror, sourceDateEpoch: sourceDateEpoch() });
-  // the exact content files (kiwix catalog lookups): shown by plan, needed before a build starts
-  return resolveContent(plan, { cacheDir: values['cache-dir'] ?? defaultCacheDir(), onNotice: (m) => process.stderr.write(`note: ${m}\n`) });
+  // the exact content files (kiwix catalog lookups) and apps (YunoHost's app catalog): shown by
+  // plan, needed before a build starts
+  const opts = { cacheDir: values['cache-dir'] ?? defaultCacheDir(), onNotice: (m: string) => process.stderr.write(`note: ${m}\n`) };
+  return resolvePlanApps(await resolveContent(plan, opts), opts);
 }
 
 class UsageError extends Error {}
@@ -218,6 +221,16 @@ function printPlan(plan: Plan) {
     out.push(`content   ${files.length} ZIM file${files.length === 1 ? '' : 's'}, ${formatBytes(total)}${files.some((z) => z.size === null) ? ' (some sizes unknown)' : ''} on ${plan.content.partition.label}`);
     for (const z of files) {
       out.push(`  ${z.dir}/${z.file}  ${z.size === null ? 'size unknown' : formatBytes(z.size)}  sha256 ${z.sha256.slice(0, 16)}…  ${z.urls[0]}${z.urls.length > 1 ? ` (+${z.urls.length - 1} mirror${z.urls.length > 2 ? 's' : ''})` : ''}`);
+    }
+  }
+  for (const a of plan.aptSources) out.push(`apt       ${a.name}: ${a.url} ${a.suite} [${a.components.join(', ')}], key ${a.key} (fingerprint ${a.fingerprint.replace(/\s+/g, '')})`);
+  if (plan.apps) {
+    const apps = plan.apps.resolved ?? [];
+    out.push(`apps      ${apps.length} YunoHost app${apps.length === 1 ? '' : 's'} from ${plan.apps.catalog}`);
+    for (const a of apps) {
+      out.push(`  ${a.id} @ ${a.revision.slice(0, 12)}  ${a.gitUrl}  args ${a.argsQuery || '(none)'}`);
+      for (const src of a.sources) out.push(`    source ${src.id}  sha256 ${src.sha256.slice(0, 16)}…  ${src.url}`);
+      if (a.aptPackages.length) out.push(`    debian ${a.aptPackages.join(' ')}`);
     }
   }
   out.push('steps');

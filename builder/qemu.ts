@@ -37,6 +37,12 @@ export interface VmOptions {
   forwards?: { hostPort: number; guestPort: number }[];
   /** Size of the overlay the guest sees, in bytes (to test growing the root partition). */
   diskSize?: number;
+  /** `none`: no network card at all (the kit with its cable and wifi gone); default: user-mode
+   *  network restricted to the host (port forwards only, no route out). */
+  network?: 'restricted' | 'none';
+  /** Boot again on the overlay an earlier VM with the same scratchDir left (the guest's writes
+   *  kept: e.g. after a power cut); default: a fresh overlay over the image. */
+  reuseDisk?: boolean;
   onLine?: (line: string) => void;
 }
 
@@ -129,11 +135,12 @@ async function qemuArgv(opts: VmOptions, accel: 'kvm' | 'tcg'): Promise<string[]
   const overlay = join(scratchDir, 'disk.qcow2');
   const size = Math.max((await stat(image)).size, opts.diskSize ?? 0);
   const overlaySize = board.qemu.machine === 'raspi3b' ? nextPowerOfTwo(size) : size;
-  await runCommand(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', image, '-F', 'raw', overlay, String(overlaySize)]);
+  const reuse = opts.reuseDisk && (await stat(overlay).then(() => true, () => false));
+  if (!reuse) await runCommand(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', image, '-F', 'raw', overlay, String(overlaySize)]);
   const mem = String(board.qemu.memoryMiB);
   const extraArgs = opts.kernelArgs ?? [];
   const fwd = (opts.forwards ?? []).map((f) => `,hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`).join('');
-  const nic = (model: string) => ['-nic', `user,model=${model},restrict=on${fwd}`];
+  const nic = (model: string) => (opts.network === 'none' ? ['-nic', 'none'] : ['-nic', `user,model=${model},restrict=on${fwd}`]);
   const drives = (iface: string) => (opts.extraDrives ?? []).flatMap((d) => ['-drive', `file=${resolve(d)},if=${iface},format=raw,readonly=on`]);
   const common = ['-display', 'none', '-monitor', 'none', '-no-reboot'];
   switch (board.qemu.machine) {

@@ -54,6 +54,11 @@ const T = {
     fr: 'Ces réglages ont été ignorés ; le kit utilise à leur place les valeurs précédentes ou par défaut. Corrigez-les dans le fichier',
     en: 'These settings were ignored; the kit uses the previous or default values instead. Fix them in the file',
   },
+  appsTitle: { fr: 'Des applications n’ont pas pu être installées', en: 'Some apps could not be installed' },
+  appsText: {
+    fr: 'Le kit les a installées à son premier démarrage, sans réseau ; il réessaie au prochain démarrage. Détails dans /var/lib/clic/apps/ sur le kit.',
+    en: 'The kit installed them at its first boot, with no network; it tries again at the next boot. Details in /var/lib/clic/apps/ on the kit.',
+  },
   errorsWhere: { fr: 'sur la partition de démarrage (FAT) de la carte SD ou du disque du kit.', en: 'on the boot (FAT) partition of the kit’s SD card or disk.' },
   hidden: { fr: '(masquée)', en: '(hidden)' },
   value: { fr: 'valeur', en: 'value' },
@@ -142,7 +147,12 @@ if(!Array.isArray(list)||!list.length)return;var ul=box.querySelector('ul');
 list.forEach(function(e){if(!e||typeof e!=='object')return;var li=document.createElement('li');var k=document.createElement('code');k.textContent=String(e.key||'?');li.appendChild(k);
 li.appendChild(document.createTextNode(' : '+String(e.message||'')));
 if(e.value!==undefined&&e.value!==null&&String(e.value)!==''){var secret=/pass|secret|password|psk/i.test(String(e.key));li.appendChild(document.createTextNode(' ('+w.value+' '+(secret?w.hidden:'\\u201c'+String(e.value)+'\\u201d')+')'))}
-ul.appendChild(li)});box.hidden=false}).catch(function(){})})();`;
+ul.appendChild(li)});box.hidden=false}).catch(function(){})})();
+(function(){var box=document.getElementById('apps-failed');if(!box||!window.fetch)return;
+fetch('/clic/apps-status.json',{cache:'no-store'}).then(function(r){return r.ok?r.json():null}).then(function(s){
+var apps=s&&Array.isArray(s.apps)?s.apps.filter(function(a){return a&&a.state==='failed'}):[];if(!apps.length)return;var ul=box.querySelector('ul');
+apps.forEach(function(a){var li=document.createElement('li');var k=document.createElement('code');k.textContent=String(a.id||'?');li.appendChild(k);
+if(a.message)li.appendChild(document.createTextNode(' : '+String(a.message)));ul.appendChild(li)});box.hidden=false}).catch(function(){})})();`;
 }
 
 function page(lang: Language, opts: { title: string; path: string; body: string; script?: string }): string {
@@ -178,6 +188,8 @@ function servicesPage(lang: Language, input: PortalInput): string {
     `<h1>${T.title[lang]}</h1>`,
     `<p class="intro">${T.intro[lang]}</p>`,
     `<section id="settings-errors" class="errors" role="alert" hidden><h2>${T.errorsTitle[lang]}</h2><p>${T.errorsText[lang]} <code>${escapeHtml(input.image.settingsFile)}</code> ${T.errorsWhere[lang]}</p><ul></ul></section>`,
+    // filled from /clic/apps-status.json, which only a kit with YunoHost apps serves (yunohost layer)
+    `<section id="apps-failed" class="errors" role="alert" hidden><h2>${T.appsTitle[lang]}</h2><p>${T.appsText[lang]}</p><ul></ul></section>`,
     items.length ? `<ul class="services" aria-label="${T.servicesLabel[lang]}">\n${items.join('\n')}\n</ul>` : `<p>${T.none[lang]}</p>`,
   ].join('\n');
   return page(lang, { title: `CLIC — ${T.title[lang]}`, path: '/', body, script: errorsScript(lang) });

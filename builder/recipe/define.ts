@@ -16,6 +16,7 @@
 
 import type { Plan, PlannedLayer } from './plan.ts';
 import type { ZimRequest } from '../content/types.ts';
+import type { AppRequest } from '../apps/types.ts';
 
 export type Arch = 'amd64' | 'arm64' | 'armhf';
 
@@ -29,9 +30,31 @@ export type VarSpec =
   | (VarCommon & { type: 'enum'; default: string; values: readonly string[] })
   | (VarCommon & { type: 'list'; default: readonly string[]; itemPattern?: string })
   /** ZIM files: catalog names (`wikipedia_fr_all_mini`, pinned: `…_2024-05`) or `{ url, sha256 }`. */
-  | (VarCommon & { type: 'zims'; default: readonly ZimRequest[] });
+  | (VarCommon & { type: 'zims'; default: readonly ZimRequest[] })
+  /** An extra apt repository the layer installs packages from (see AptSource). */
+  | (VarCommon & { type: 'apt-source'; default: AptSource })
+  /** YunoHost apps: catalog ids (`yeswiki`) or `{ id, args }` (install questions' answers). */
+  | (VarCommon & { type: 'apps'; default: readonly AppRequest[] });
 
-export type VarValue = string | number | boolean | readonly string[] | readonly ZimRequest[];
+export type VarValue = string | number | boolean | readonly string[] | readonly ZimRequest[] | AptSource | readonly AppRequest[];
+
+/**
+ * An apt repository beside Debian's (YunoHost's, a lab's own). The build fetches its key, refuses
+ * it unless its fingerprint is the pinned one, installs packages from it in the same dependency
+ * resolution as Debian's, and leaves it in the image as `/etc/apt/sources.list.d/<name>.sources`
+ * (deb822, `Signed-By: /etc/apt/keyrings/<name>.asc`) for later updates. `<name>` is the layer's
+ * name for its variable `repository`, `<layer>-<variable>` for any other.
+ */
+export interface AptSource {
+  /** Root URL of the repository (http, https or file). */
+  url: string;
+  suite: string;
+  components: readonly string[];
+  /** Its public key (ASCII-armored or binary): an http(s) URL, or a file path, relative to the recipe's folder. */
+  key: string;
+  /** Fingerprint of that key (40 hex digits; spaces allowed), its primary key's or one of its subkeys'. */
+  fingerprint: string;
+}
 export type VarValues = Record<string, VarValue>;
 
 /** A service a layer offers to the kit's users, listed on the portal. */
@@ -65,6 +88,15 @@ export interface LayerDef {
    *  by its variable `zimsVar` (type `zims`; names looked up in the OPDS catalog given by its
    *  variable `catalogVar`), in `<mountpoint>/<dir>/` with a kiwix library.xml. */
   content?: { zimsVar: string; catalogVar: string; dir: string };
+  /** YunoHost apps this layer stages for first boot: the ids (and install answers) in its
+   *  variable `appsVar` (type `apps`), looked up in the app catalog given by `catalogVar`. */
+  apps?: { appsVar: string; catalogVar: string };
+  /** debconf answers given before any package is installed (`debconf-set-selections` lines:
+   *  `package question type value`), for packages whose installation would otherwise ask. */
+  debconf?: readonly string[];
+  /** Free space this layer needs on the root file system beyond the build's 256 MiB, e.g. for
+   *  what it installs at first boot (the root does not grow when a content partition follows it). */
+  rootFreeMiB?: number;
   /** Services this layer offers; the portal layer lists them. */
   services?: readonly ServiceDef[];
   /** Files made on the build host from the plan (pages listing the image's services, configs

@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { Ajv } from 'ajv';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, isSeq } from 'yaml';
 import type { ImageDef, VarValues } from './define.ts';
+import type { AppRequest } from '../apps/types.ts';
 import type { Registry } from './registry.ts';
 import { RecipeError, type RecipeProblem } from '../errors.ts';
 import { ajvProblems, closeMatches, IMAGE_NAME_PATTERN, labSchema, pointerEscape, pointerKeys } from './schema.ts';
@@ -68,6 +69,7 @@ interface LabFile {
   board?: string;
   suite?: string;
   vars?: Record<string, VarValues>;
+  apps?: AppRequest[];
 }
 
 async function loadLabYaml(file: string, registry: Registry): Promise<LoadedRecipe> {
@@ -102,6 +104,13 @@ async function loadLabYaml(file: string, registry: Registry): Promise<LoadedReci
       located.push({ path: `/vars/${pointerEscape(layer)}`, message: `layer "${layer}" is not part of image "${base.name}" (its layers: ${base.layers.join(', ')})` });
     }
   }
+  const appsLayer = base.layers.map((name) => registry.layers.get(name)).find((l) => l?.apps);
+  if (lab.apps && !appsLayer) {
+    located.push({ path: '/apps', message: `image "${base.name}" has no apps layer, so it cannot install apps — extend an image that has one (${[...registry.images.values()].filter((i) => i.layers.some((n) => registry.layers.get(n)?.apps)).map((i) => i.name).join(', ') || 'none'})` });
+  }
+  if (lab.apps && appsLayer && lab.vars?.[appsLayer.name]?.[appsLayer.apps!.appsVar] !== undefined) {
+    located.push({ path: '/apps', message: `apps are given twice: here and in vars.${appsLayer.name}.${appsLayer.apps!.appsVar} — keep one` });
+  }
   const fileName = basename(file, extname(file));
   if (lab.name === undefined && !new RegExp(IMAGE_NAME_PATTERN).test(fileName)) {
     located.push({ path: '', message: `the image is named after the file, and "${fileName}" is not a valid image name (lower-case letters, digits, dashes, underscores) — rename the file or add a "name:" field` });
@@ -110,6 +119,7 @@ async function loadLabYaml(file: string, registry: Registry): Promise<LoadedReci
   const vars: Record<string, VarValues> = {};
   for (const [layer, values] of Object.entries(base.vars ?? {})) vars[layer] = { ...values };
   for (const [layer, values] of Object.entries(lab.vars ?? {})) vars[layer] = { ...vars[layer], ...values };
+  if (lab.apps && appsLayer) vars[appsLayer.name] = { ...vars[appsLayer.name], [appsLayer.apps!.appsVar]: lab.apps };
   const image: ImageDef = {
     ...base,
     name: lab.name ?? fileName,

@@ -8,12 +8,13 @@
  */
 import { createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
-import type { BoardDef, ImageDef, LayerDef, PartitionDef, ServiceDef, VarValues } from './define.ts';
+import type { AptSource, BoardDef, ImageDef, LayerDef, PartitionDef, ServiceDef, VarSpec, VarValues } from './define.ts';
 import type { Registry } from './registry.ts';
 import { RecipeError, type RecipeProblem } from '../errors.ts';
 import { closeMatches, IMAGE_NAME_PATTERN } from './schema.ts';
-import { defaultsOf, envName, envValue, varSchema } from './vars.ts';
+import { defaultsOf, envName, envValue, HOST_SIDE_TYPES, varSchema } from './vars.ts';
 import type { ResolvedZim, ZimRequest } from '../content/types.ts';
+import type { AppRequest, ResolvedApp } from '../apps/types.ts';
 
 export interface BuildOptions {
   /** Where the .img and its checksum are written. */
@@ -75,6 +76,26 @@ export interface PlannedContent {
   resolved: (ResolvedZim & { layer: string; dir: string })[] | null;
 }
 
+/** An extra apt repository (a layer's variable of type apt-source), named for its files in the image. */
+export interface PlannedAptSource extends AptSource {
+  /** `<layer>` for the variable `repository`, `<layer>-<variable>` otherwise. */
+  name: string;
+  layer: string;
+  variable: string;
+}
+
+export interface PlannedApps {
+  layer: string;
+  /** YunoHost app catalog (v3 JSON) where ids are looked up. */
+  catalog: string;
+  requests: AppRequest[];
+  /** Each app resolved against the catalog (revision, sources, Debian packages, install args);
+   *  null until resolveApps has run. */
+  resolved: ResolvedApp[] | null;
+  /** The catalog document the image carries for YunoHost (only these apps); null until resolved. */
+  imageCatalog: string | null;
+}
+
 export interface PlanStep {
   name: string;
   description: string;
@@ -94,8 +115,17 @@ export interface Plan {
   /** Every service the image's layers offer, in layer order. */
   services: (ServiceDef & { layer: string })[];
   partitions: PlannedPartition[];
+  /** Extra apt repositories, in layer order. */
+  aptSources: PlannedAptSource[];
+  /** debconf answers of the layers, in layer order (debconf-set-selections lines). */
+  debconf: string[];
+  /** YunoHost apps staged in the image; null when no layer stages apps. */
+  apps: PlannedApps | null;
   /** Offline content (ZIM files) and its partition; null when no layer carries content. */
   content: PlannedContent | null;
+  /** Free space left on the root file system when it is sized from its content: 256 MiB and
+   *  what the layers ask for (LayerDef.rootFreeMiB). */
+  rootFreeMiB: number;
   /** MBR disk signature (dos) or disk GUID (gpt), derived from the recipe. */
   diskId: string;
   /** SOURCE_DATE_EPOCH of the build; null until the package set is resolved, when not given. */
@@ -147,6 +177,11 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
         if (layer.vars?.[key]?.type !== type) problems.push({ path: `/layers/${i}`, message: `layer "${name}" declares content with variable "${key}", which it must declare with type ${type}` });
       }
     }
+    if (layer.apps) {
+      for (const [key, type] of [[layer.apps.appsVar, 'apps'], [layer.apps.catalogVar, 'string']]) {
+        if (layer.vars?.[key]?.type !== type) problems.push({ path: `/layers/${i}`, message: `layer "${name}" declares apps with variable "${key}", which it must declare with type ${type}` });
+      }
+    }
     if (seen.has(name)) problems.push({ path: `/layers/${i}`, message: `layer "${name}" is listed twice` });
     seen.add(name);
     const values: VarValues = { ...defaultsOf(layer.vars), ...(image.vars?.[name] ?? {}) };
@@ -169,9 +204,7 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
       overlay: registry.overlays.get(name) ?? null,
       commands: [...(layer.commands ?? [])],
       vars: values,
-      // the content variables are for the build host (content step): left out of the commands'
-      // environment, so that another ZIM selection does not make the layer run again
-      env: Object.fromEntries(Object.entries(values).filter(([k]) => k !== layer.content?.zimsVar && k !== layer.content?.catalogVar).map(([k, v]) => [envName(k), envValue(v)])),
+      env: Object.fromEntries(Object.entries(values).filter(([k]) => !hostSide(layer, k)).map(([k, v]) => [envName(k), envValue(v)])),
       generates: !!layer.generate,
     };
     if (layer.generate) generators.set(planned, layer.generate);
@@ -211,6 +244,17 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
     if (!content || !planned) return [];
     return [{ layer: name, dir: content.dir, catalog: String(planned.vars[content.catalogVar]), requests: [...(planned.vars[content.zimsVar] as ZimRequest[])] }];
   });
+  const aptSources: PlannedAptSource[] = layers.flatMap((l) =>
+    Object.entries(registry.layers.get(l.name)?.vars ?? {})
+      .filter(([, spec]) => spec.type === 'apt-source')
+      .map(([variable]) => ({ ...(l.vars[variable] as AptSource), name: variable === 'repository' ? l.name : `${l.name}-${variable}`, layer: l.name, variable })),
+  );
+  const debconf = image.layers.flatMap((name) => [...(registry.layers.get(name)?.debconf ?? [])]);
+  const appsLayer = layers.find((l) => registry.layers.get(l.name)?.apps);
+  const appsDef = appsLayer && registry.layers.get(appsLayer.name)!.apps!;
+  const apps: PlannedApps | null = appsLayer && appsDef
+    ? { layer: appsLayer.name, catalog: String(appsLayer.vars[appsDef.catalogVar]), requests: [...(appsLayer.vars[appsDef.appsVar] as AppRequest[])], resolved: null, imageCatalog: null }
+    : null;
   let content: PlannedContent | null = null;
   if (sets.length) {
     const partition: PlannedPartition = {
@@ -237,23 +281,37 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
     layers,
     services,
     partitions,
+    aptSources,
+    debconf,
+    apps,
+    rootFreeMiB: 256 + image.layers.reduce((sum, name) => sum + (registry.layers.get(name)?.rootFreeMiB ?? 0), 0),
     content,
     diskId: board.partitionTable === 'dos' ? `0x${derivedHex(seed, 'disk', 8)}` : derivedUuid(seed, 'disk').toUpperCase(),
     sourceDateEpoch: options.sourceDateEpoch,
     output: { dir: options.outDir, img, sha256: `${img}.sha256`, packages: `${image.name}.packages` },
     steps: [
       { name: 'host-tools', description: 'check host tools; enable qemu-user binfmt for a foreign architecture' },
+      ...(aptSources.length ? [{ name: 'apt-sources', description: `${aptSources.map((a) => a.name).join(', ')}: fetch each key, check its pinned fingerprint` }] : []),
       { name: 'packages', description: `resolve the exact package versions (apt, simulated)${options.sourceDateEpoch === null ? " and date the build from the suite's Release file" : ''}` },
       ...(content ? [{ name: 'content', description: `${contentSummary(sets)}: download and verify, ${CONTENT_PARTITION.label} partition (cached)` }] : []),
       { name: 'bootstrap', description: `mmdebstrap ${image.suite ?? 'bookworm'} ${board.arch} with ${packages.length} packages` },
       { name: 'initramfs', description: `initramfs once (${board.initramfsModules?.length ? `MODULES=list, ${board.initramfsModules.length} modules` : 'MODULES=most'}), ${board.bootloader} boot files` },
-      ...layers.map((l) => ({ name: `layer:${l.name}`, description: l.description })),
+      ...layers.flatMap((l) => [
+        ...(l.name === apps?.layer ? [{ name: 'apps', description: `${apps.requests.length} YunoHost app${apps.requests.length === 1 ? '' : 's'}: packages at their pinned revision, sources verified, staged for first boot` }] : []),
+        { name: `layer:${l.name}`, description: l.description },
+      ]),
       { name: 'finalize', description: 'initramfs again if a layer changed its inputs; strip build leftovers, clamp file dates' },
       { name: 'filesystems', description: partitions.map((p) => `${p.fs} ${p.label}`).join(', ') },
       { name: 'disk', description: `${board.partitionTable} partition table, partitions placed with dd` },
       { name: 'checksum', description: `sha256 and package list, then ${img} under its final name` },
     ],
   };
+}
+
+/** Whether a layer variable is for the build host only (downloads, repositories). */
+function hostSide(layer: LayerDef, key: string): boolean {
+  const spec: VarSpec | undefined = layer.vars?.[key];
+  return (!!spec && HOST_SIDE_TYPES.has(spec.type)) || key === layer.content?.catalogVar || key === layer.apps?.catalogVar;
 }
 
 function contentSummary(sets: ContentSet[]): string {

@@ -11,12 +11,13 @@
 import type { ErrorObject } from 'ajv';
 import type { Registry } from './registry.ts';
 import type { RecipeProblem } from '../errors.ts';
-import { varSchema } from './vars.ts';
+import { APP_REQUEST_SCHEMA, varSchema } from './vars.ts';
 
 export const IMAGE_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,62}$';
 
 export function labSchema(registry: Registry): Record<string, unknown> {
   const layerVars: Record<string, unknown> = {};
+  // lab files name their apps at the top level (`apps:`), the apps layer's variable
   for (const layer of registry.layers.values()) {
     layerVars[layer.name] = {
       type: 'object',
@@ -37,6 +38,11 @@ export function labSchema(registry: Registry): Record<string, unknown> {
       description: { type: 'string', description: 'one line about this image' },
       board: { type: 'string', enum: [...registry.boards.keys()], description: 'build for another board than the image’s' },
       suite: { type: 'string', enum: ['bookworm', 'trixie'], description: 'Debian suite', default: 'bookworm' },
+      apps: {
+        type: 'array',
+        items: APP_REQUEST_SCHEMA,
+        description: 'YunoHost apps installed at first boot, in order: catalog ids (yeswiki) or { id, args } (the image needs the apps layer; same as vars.apps.apps)',
+      },
       vars: {
         type: 'object',
         description: 'variable values, by layer',
@@ -75,6 +81,8 @@ function expectedType(type: string): string {
   return type === 'object' ? 'a mapping' : type === 'array' ? 'a list' : type;
 }
 
+const alternatives = (words: string[]) => (words.length > 1 ? `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}` : words[0] ?? '?');
+
 function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
@@ -85,6 +93,11 @@ function typeName(value: unknown): string {
 /** ajv errors → one readable problem per location (the most specific error wins). */
 export function ajvProblems(errors: ErrorObject[], data: unknown): RecipeProblem[] {
   const byPath = new Map<string, RecipeProblem>();
+  // anyOf alternatives of types fail one by one: name them all in one problem
+  const typesAt = new Map<string, string[]>();
+  for (const e of errors) {
+    if (e.keyword === 'type') typesAt.set(e.instancePath, [...(typesAt.get(e.instancePath) ?? []), expectedType((e.params as { type: string }).type)]);
+  }
   for (const e of errors) {
     // "must match then/else schema": the branch's own errors say what is wrong
     if (e.keyword === 'if') continue;
@@ -107,7 +120,7 @@ export function ajvProblems(errors: ErrorObject[], data: unknown): RecipeProblem
         break;
       }
       case 'type':
-        message = `expected ${expectedType((e.params as { type: string }).type)}, got ${typeName(got)}`;
+        message = `expected ${alternatives(typesAt.get(path) ?? [])}, got ${typeName(got)}`;
         break;
       case 'required':
         path = `${path}/${pointerEscape((e.params as { missingProperty: string }).missingProperty)}`;

@@ -33,8 +33,53 @@ export function varSchema(spec: VarSpec): Record<string, unknown> {
       return { type: 'array', items: { type: 'string', ...(spec.itemPattern ? { pattern: spec.itemPattern } : {}) }, ...common };
     case 'zims':
       return { type: 'array', items: ZIM_REQUEST_SCHEMA, ...common };
+    case 'apt-source':
+      return { ...APT_SOURCE_SCHEMA, ...common };
+    case 'apps':
+      return { type: 'array', items: APP_REQUEST_SCHEMA, ...common };
   }
 }
+
+/** Variables the build host uses (downloads, repositories), not the layer's commands: kept out
+ *  of their environment, so that changing them does not make the layer run again. */
+export const HOST_SIDE_TYPES: ReadonlySet<VarSpec['type']> = new Set(['zims', 'apt-source', 'apps']);
+
+const FINGERPRINT_PATTERN = '^\\s*([0-9A-Fa-f]{4}\\s*){10}$';
+
+export const APT_SOURCE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['url', 'suite', 'components', 'key', 'fingerprint'],
+  properties: {
+    url: { type: 'string', pattern: '^(https?|file)://', description: 'root URL of the repository' },
+    suite: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]*$', description: 'suite (distribution) name, e.g. bookworm' },
+    components: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }, description: 'components, e.g. [stable]' },
+    key: { type: 'string', minLength: 1, description: 'the repository key: an http(s) URL or a file path (relative to the recipe)' },
+    fingerprint: { type: 'string', pattern: FINGERPRINT_PATTERN, description: 'fingerprint of that key, 40 hex digits (spaces allowed)' },
+  },
+};
+
+const APP_ID = { type: 'string', pattern: '^[a-z0-9][a-z0-9_]*$', description: 'app id in the YunoHost catalog, e.g. yeswiki' };
+
+/** One app: its id, or `{ id, args }` with the answers to its install questions. */
+export const APP_REQUEST_SCHEMA = {
+  if: { type: 'string' },
+  then: APP_ID,
+  else: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['id'],
+    properties: {
+      id: APP_ID,
+      args: {
+        type: 'object',
+        description: 'answers to the app’s install questions (path, init_main_permission, …)',
+        additionalProperties: { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] },
+        propertyNames: { pattern: '^[a-z][a-z0-9_]*$' },
+      },
+    },
+  },
+};
 
 const ZIM_NAME = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'book name in the kiwix catalog, e.g. wikipedia_fr_all_mini (add _YYYY-MM to pin a version)' };
 

@@ -9,8 +9,15 @@
  * would rebuild the initramfs, so the finalize step builds it once, at the end. Downloaded .debs
  * are kept in a shared apt cache between builds. Cached by the exact package set (see packages).
  *
+ * The layers' extra apt repositories (apt-sources step) are known to apt before its first
+ * update, and left in the image with their keys; their debconf answers are given before any
+ * package is installed. When the image stages YunoHost apps, their Debian dependencies (what
+ * apt would add to this system, resolved now) are downloaded into a local repository in the
+ * image, /var/lib/clic/offline-apt, for first boot to install with no network.
+ *
  * Options (from the plan): suite, architecture, components, packages, mirror (mmdebstrap's
- * default mirror when none is given), SOURCE_DATE_EPOCH.
+ * default mirror when none is given), extra apt repositories, debconf answers, apps' Debian
+ * packages, SOURCE_DATE_EPOCH.
  * Example: mmdebstrap --mode=unshare --variant=minbase --architectures=arm64
  *   --components=main,non-free-firmware --include=linux-image-arm64,raspi-firmware,… bookworm ROOTFS
  */
@@ -21,6 +28,8 @@ import { runCommand } from '../exec.ts';
 import { isForeign, qemuUserBinary } from './host-tools.ts';
 import { bootloaders, fstab } from '../bootloaders/index.ts';
 import type { Plan } from '../recipe/plan.ts';
+import { hashTree } from '../cache/keys.ts';
+import { buildSourceParts, imageAptTree } from './apt-sources.ts';
 
 export function aptCacheDir(cacheDir: string, plan: Plan): string {
   return join(cacheDir, 'apt-archives', `${plan.suite}-${plan.board.arch}`);
@@ -33,7 +42,50 @@ export function preinstallFiles(plan: Plan): Record<string, { content: string; m
   };
 }
 
-export function mmdebstrapArgv(plan: Plan, rootfs: string, preinstallDir: string, aptCache: string): string[] {
+/** Folder of the image's local apt repository of the apps' Debian dependencies. */
+export const OFFLINE_APT_DIR = '/var/lib/clic/offline-apt';
+
+/** Debian packages the image's apps need, installed at first boot from the image's local repository. */
+export function offlinePackages(plan: Plan): string[] {
+  return [...new Set((plan.apps?.resolved ?? []).flatMap((a) => a.aptPackages))].sort();
+}
+
+// Run by a customize hook (root of the image, then packages): apt resolves the packages against
+// the installed system, downloads them into the shared apt cache, and the ones it would install
+// are copied to the local repository, indexed by dpkg-scanpackages (sorted, no dates).
+const OFFLINE_APT_SCRIPT = String.raw`set -e
+root=$1; shift
+repo="$root/var/lib/clic/offline-apt"
+mkdir -p "$repo"
+chroot "$root" apt-get install --download-only --yes --no-install-recommends "$@"
+chroot "$root" apt-get install --simulate --yes --no-install-recommends "$@" |
+  sed -n 's/^Inst \([^ ]*\) (\([^ ]*\) .*\[\([^]]*\)\])$/\1 \2 \3/p' |
+  while read -r name version arch; do
+    cp "$root/var/cache/apt/archives/$name"_"$(printf %s "$version" | sed 's/:/%3a/')"_"$arch.deb" "$repo/"
+  done
+(cd "$repo" && dpkg-scanpackages --multiversion . /dev/null 2>/dev/null > Packages)
+cat > "$root/etc/apt/sources.list.d/clic-offline.sources" <<EOF
+# Debian packages of the image's apps, staged when the image was built (clic-image): first boot
+# installs them from here with no network. Trusted: apt checked them against Debian's signed
+# indices when it downloaded them for the build.
+Types: deb
+URIs: file:/var/lib/clic/offline-apt
+Suites: ./
+Trusted: yes
+EOF
+`;
+
+/** Files the bootstrap's hooks read on the build host. */
+export interface BootstrapFiles {
+  preinstall: string;
+  aptCache: string;
+  /** The build's work folder: apt-sources trees, debconf answers, offline-apt script. */
+  workDir: string;
+}
+
+export function mmdebstrapArgv(plan: Plan, rootfs: string, files: BootstrapFiles): string[] {
+  const { preinstall: preinstallDir, aptCache, workDir } = files;
+  const offline = offlinePackages(plan);
   const mountpoints = plan.partitions.filter((p) => p.mountpoint !== '/').map((p) => `"$1${p.mountpoint}"`);
   return [
     'mmdebstrap',
@@ -49,9 +101,14 @@ export function mmdebstrapArgv(plan: Plan, rootfs: string, preinstallDir: string
     '--skip=essential/unlink',
     `--setup-hook=mkdir -p "$1/var/cache/apt/archives/"`,
     `--setup-hook=sync-in ${aptCache} /var/cache/apt/archives/`,
+    ...(plan.aptSources.length ? [`--setup-hook=sync-in ${buildSourceParts(workDir)} /etc/apt/sources.list.d/`] : []),
     `--essential-hook=sync-in ${preinstallDir} /`,
+    ...(plan.debconf.length ? [`--essential-hook=chroot "$1" debconf-set-selections < ${join(workDir, 'debconf.preseed')}`] : []),
     ...(mountpoints.length ? [`--essential-hook=mkdir -p ${mountpoints.join(' ')}`] : []),
     '--essential-hook=chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs && ln -s /bin/true "$1/usr/sbin/update-initramfs"',
+    // the image's copy of the extra sources names its key inside the image
+    ...(plan.aptSources.length ? [`--customize-hook=sync-in ${imageAptTree(workDir)} /`] : []),
+    ...(offline.length ? [`--customize-hook=sh ${join(workDir, 'offline-apt.sh')} "$1" ${offline.join(' ')}`] : []),
     `--customize-hook=sync-out /var/cache/apt/archives ${aptCache}`,
     plan.suite,
     rootfs,
@@ -67,10 +124,13 @@ async function toolVersion(argv: string[]): Promise<string> {
  *  packages are installed, how mmdebstrap is called, its version and that of qemu-user. */
 async function bootstrapInputs(ctx: StepContext): Promise<unknown> {
   if (!ctx.resolved) throw new Error('the package set is not resolved: the packages step must run first');
-  const argv = mmdebstrapArgv(ctx.plan, '<rootfs>', '<preinstall>', '<apt-cache>');
+  const argv = mmdebstrapArgv(ctx.plan, '<rootfs>', { preinstall: '<preinstall>', aptCache: '<apt-cache>', workDir: '<work>' });
   return {
     argv,
     preinstall: preinstallFiles(ctx.plan),
+    debconf: ctx.plan.debconf,
+    aptSources: ctx.plan.aptSources.length ? await hashTree(imageAptTree(ctx.workDir)) : null,
+    offlineApt: offlinePackages(ctx.plan).length ? OFFLINE_APT_SCRIPT : null,
     packages: ctx.resolved.packages,
     sourceDateEpoch: sourceDate(ctx),
     mmdebstrap: await toolVersion(['mmdebstrap', '--version']),
@@ -93,7 +153,9 @@ export function bootstrapStep(cacheDir: string): Step {
       const aptCache = aptCacheDir(cacheDir, ctx.plan);
       await mkdir(aptCache, { recursive: true });
       await rm(join(aptCache, 'partial'), { recursive: true, force: true });
-      await ctx.run(mmdebstrapArgv(ctx.plan, ctx.rootfs, preinstallDir, aptCache), {
+      if (ctx.plan.debconf.length) await writeFile(join(ctx.workDir, 'debconf.preseed'), ctx.plan.debconf.join('\n') + '\n');
+      if (offlinePackages(ctx.plan).length) await writeFile(join(ctx.workDir, 'offline-apt.sh'), OFFLINE_APT_SCRIPT);
+      await ctx.run(mmdebstrapArgv(ctx.plan, ctx.rootfs, { preinstall: preinstallDir, aptCache, workDir: ctx.workDir }), {
         env: { SOURCE_DATE_EPOCH: String(sourceDate(ctx)), TMPDIR: ctx.workDir },
       });
     },

@@ -11,7 +11,8 @@
  * dies) whose listing order then follows. mkfs.ext4 copies each source file's access and change
  * times, which no program can set: `debugfs` then sets them to SOURCE_DATE_EPOCH on every inode.
  *
- * Options (from the board's partitions): label, fs, sizeMiB (root: content + 30 % + 256 MiB).
+ * Options (from the board's partitions): label, fs, sizeMiB (root: content + 30 % + the plan's
+ * rootFreeMiB: 256 MiB, more when a layer installs things at first boot).
  * Example: RASPIFIRM vfat 256 MiB from /boot/firmware; RASPIROOT ext4 from the rest.
  */
 import { mkdir, rename, stat, utimes, writeFile } from 'node:fs/promises';
@@ -40,10 +41,10 @@ export function stagedArgv(stage: string, src: string, argv: readonly string[]):
   return ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', STAGED, 'clic-stage', stage, src, ...argv];
 }
 
-/** Root partition size when the board gives none: content + 30 % + 256 MiB, 4 MiB aligned. */
+/** Root partition size when the board gives none: content + 30 % + free space, 4 MiB aligned. */
 const MKFS_EXT4 = `
 size=$5
-[ "$size" != 0 ] || size=$(( ((CLIC_STAGE_MIB * 13 + 9) / 10 + 256 + ${ALIGN_MIB - 1}) / ${ALIGN_MIB} * ${ALIGN_MIB} ))
+[ "$size" != 0 ] || size=$(( ((CLIC_STAGE_MIB * 13 + 9) / 10 + $6 + ${ALIGN_MIB - 1}) / ${ALIGN_MIB} * ${ALIGN_MIB} ))
 mkfs.ext4 -q -F -L "$1" -U "$2" -E "hash_seed=$2,root_owner=0:0" -d "$3" "$4" "\${size}M"
 `;
 
@@ -84,7 +85,7 @@ export function datingCommands(paths: readonly string[], epoch: number, fields: 
 async function makeExt4(ctx: StepContext, p: PlannedPartition, content: string, file: string, stage: string) {
   const epoch = sourceDate(ctx);
   const env = { E2FSPROGS_FAKE_TIME: String(epoch) };
-  await ctx.run(stagedArgv(stage, content, ['sh', '-c', MKFS_EXT4, 'mkfs', p.label, p.fsId, stage, file, String(p.sizeMiB ?? 0)]), { env });
+  await ctx.run(stagedArgv(stage, content, ['sh', '-c', MKFS_EXT4, 'mkfs', p.label, p.fsId, stage, file, String(p.sizeMiB ?? 0), String(ctx.plan.rootFreeMiB)]), { env });
   const commands = join(ctx.workDir, 'parts', `${p.label}.debugfs`);
   const paths = await treePaths(content, ctx.signal);
   await writeFile(commands, datingCommands(paths, epoch));

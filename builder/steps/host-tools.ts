@@ -45,6 +45,13 @@ export function hostToolsFor(plan: Plan): HostTool[] {
   if (plan.content?.sets.some((s) => s.requests.length)) {
     tools.push({ tool: 'kiwix-manage', debianPackage: 'kiwix-tools', why: 'writes the kiwix library.xml of the content partition' });
   }
+  if (plan.aptSources.length) {
+    tools.push({ tool: 'gpg', debianPackage: 'gpg', why: 'checks the fingerprint of each extra apt repository key' });
+  }
+  if (plan.apps?.requests.length) {
+    tools.push({ tool: 'git', debianPackage: 'git', why: 'fetches each YunoHost app package at its pinned revision' });
+    tools.push({ tool: 'dpkg-scanpackages', debianPackage: 'dpkg-dev', why: "indexes the image's local repository of the apps' Debian packages" });
+  }
   if (isForeign(plan)) {
     tools.push({ tool: qemuUserBinary(plan), debianPackage: 'qemu-user-static', why: 'runs foreign-architecture programs during the build' });
     tools.push({ tool: 'update-binfmts', debianPackage: 'binfmt-support', why: 'registers qemu-user with binfmt_misc' });

@@ -14,13 +14,17 @@
  * build), the build goes on only if apt resolves exactly those versions, and otherwise says
  * which differ: point `--mirror` at a dated snapshot of the archive to get them back.
  *
- * Options (from the plan): suite, architecture, components, packages, mirror; pinned list.
+ * The layers' extra apt repositories (apt-sources step) take part in the resolution.
+ *
+ * Options (from the plan): suite, architecture, components, packages, mirror, extra apt
+ * repositories; pinned list.
  * Example: `Inst libc6 (2.36-9+deb12u13 Debian:12.13/oldstable [arm64])` → `libc6=2.36-9+deb12u13:arm64`
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withSourceDate, type Plan } from '../recipe/plan.ts';
 import type { Step } from '../step.ts';
+import { simulateAptOptions } from './apt-sources.ts';
 
 export interface ResolvedPackages {
   /** `name=version:arch`, sorted. */
@@ -29,11 +33,11 @@ export interface ResolvedPackages {
   suiteDate: number;
 }
 
-export function simulateArgv(plan: Plan, target: string): string[] {
+export function simulateArgv(plan: Plan, target: string, workDir: string): string[] {
   return [
     'mmdebstrap', '--simulate', '--verbose', '--mode=unshare', '--variant=minbase', '--skip=cleanup/apt/lists',
     `--architectures=${plan.board.arch}`, `--components=${plan.components.join(',')}`, `--include=${plan.packages.join(',')}`,
-    '--aptopt=Acquire::Languages "none"', plan.suite, target, ...(plan.mirror ? [plan.mirror] : []),
+    '--aptopt=Acquire::Languages "none"', ...simulateAptOptions(plan, workDir), plan.suite, target, ...(plan.mirror ? [plan.mirror] : []),
   ];
 }
 
@@ -105,7 +109,7 @@ export function packagesStep(pinned: readonly string[] | null = null): Step {
       const target = join(ctx.workDir, 'resolve');
       const lines: string[] = [];
       // apt's simulation goes to mmdebstrap's stderr
-      await ctx.run(simulateArgv(ctx.plan, target), { env: { TMPDIR: ctx.workDir }, onLine: (l) => lines.push(l) });
+      await ctx.run(simulateArgv(ctx.plan, target, ctx.workDir), { env: { TMPDIR: ctx.workDir }, onLine: (l) => lines.push(l) });
       const packages = parseSimulation(lines.join('\n'));
       if (!packages.length) throw new Error('apt resolved no package: mmdebstrap --simulate printed no "Inst" line');
       if (pinned) {

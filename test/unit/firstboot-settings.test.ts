@@ -4,10 +4,11 @@
  * holds the recipe defaults (test/fixtures/settings/defaults.d/), Debian's ISO 3166 list (from
  * the host's iso-codes package) and a fixture as $CLIC_BOOT_DIR/clic-settings.txt. Asserts on
  * what the running system reads: /run/clic/settings.env (sourced by bash), settings-errors.json,
- * the journal lines (stdout), /etc/hostname, /etc/hosts, root's authorized_keys.
+ * the journal lines (stdout), /etc/hostname, /etc/hosts, root's authorized_keys. The fixture
+ * defaults include the yunohost layer's (its keys are in effect only on images with that layer).
  */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,6 +22,18 @@ const ISO_CODES = '/usr/share/iso-codes';
 const BOOT_DIR = '/boot/firmware';
 const KEYS = ['hostname', 'wifi_ssid', 'wifi_passphrase', 'wifi_country', 'wifi_channel', 'admin_ssh_key', 'language'] as const;
 type Key = (typeof KEYS)[number];
+/** Keys of the yunohost layer: in settings.env only when its defaults file is in the image. */
+const YUNOHOST_KEYS = ['yunohost_domain', 'yunohost_admin', 'yunohost_fullname', 'yunohost_password', 'yunohost_postinstall'] as const;
+type YunohostKey = (typeof YUNOHOST_KEYS)[number];
+const YUNOHOST_DEFAULTS: Record<YunohostKey, string> = {
+  yunohost_domain: 'clic.local',
+  yunohost_admin: 'clicadmin',
+  yunohost_fullname: 'CLIC Admin',
+  yunohost_password: '',
+  yunohost_postinstall: 'auto',
+};
+/** What bash prints for a variable settings.env does not set. */
+const UNSET = '<unset>';
 const DEFAULTS: Record<Key, string> = {
   hostname: 'clic',
   wifi_ssid: 'CLIC',
@@ -45,6 +58,8 @@ interface Run {
   stderr: string;
   /** settings.env as bash sees it once sourced. */
   env: Record<string, string>;
+  /** The yunohost_* values of settings.env (UNSET when it has none). */
+  yunohost: Record<string, string>;
   errors: { key: string; value: string; message: string }[];
   ms: number;
 }
@@ -80,13 +95,15 @@ async function runSettings(root: string, settings: Buffer | string | null): Prom
   const { code, stdout, stderr } = await exec(['bash', '--norc', SCRIPT], { CLIC_ROOT: root, CLIC_BOOT_DIR: BOOT_DIR });
   const ms = Date.now() - started;
   const envFile = join(root, 'run/clic/settings.env');
-  const sourced = await exec(['bash', '--norc', '-c', `. "$1" && printf '%s\\0' ${KEYS.map((k) => `"$CLIC_${k.toUpperCase()}"`).join(' ')}`, 'bash', envFile], {});
+  const all = [...KEYS, ...YUNOHOST_KEYS];
+  const sourced = await exec(['bash', '--norc', '-c', `. "$1" && printf '%s\\0' ${all.map((k) => `"\${CLIC_${k.toUpperCase()}-${UNSET}}"`).join(' ')}`, 'bash', envFile], {});
   expect(sourced.code, sourced.stderr).toBe(0);
   expect(sourced.stderr).toBe(''); // sourcing runs nothing
   const values = sourced.stdout.split('\0');
   const env = Object.fromEntries(KEYS.map((k, i) => [k, values[i]]));
+  const yunohost = Object.fromEntries(YUNOHOST_KEYS.map((k, i) => [k, values[KEYS.length + i]]));
   const errors = JSON.parse(readFileSync(join(root, 'run/clic/settings-errors.json'), 'utf8'));
-  return { root, code, stdout, stderr, env, errors, ms };
+  return { root, code, stdout, stderr, env, yunohost, errors, ms };
 }
 
 const fixture = (name: string) => readFileSync(join(FIXTURES, name));
@@ -102,6 +119,7 @@ describe('clic-settings on the build host', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.env).toEqual(DEFAULTS);
+    expect(r.yunohost).toEqual(YUNOHOST_DEFAULTS);
     expect(r.errors).toEqual([]);
     expect(read(r.root, 'run/clic/settings-errors.json')).toBe('[]\n');
     expect(r.stdout).toMatch(/no \/boot\/firmware\/clic-settings.txt: using the defaults/);
@@ -110,10 +128,11 @@ describe('clic-settings on the build host', () => {
 
   it('with the example file the image ships (CRLF, every key commented out): the defaults, no error', async () => {
     const example = readFileSync(EXAMPLE, 'utf8');
-    for (const k of KEYS) expect(example, k).toMatch(new RegExp(`^#${k} = `, 'm'));
+    for (const k of [...KEYS, ...YUNOHOST_KEYS]) expect(example, k).toMatch(new RegExp(`^#${k} = `, 'm'));
     expect(example.split('\n').filter((l) => l.trim() && !l.startsWith('#'))).toEqual([]);
     const r = await runSettings(makeRoot(), example.replace(/\n/g, '\r\n'));
     expect(r.env).toEqual(DEFAULTS);
+    expect(r.yunohost).toEqual(YUNOHOST_DEFAULTS);
     expect(r.errors).toEqual([]);
   });
 
@@ -166,7 +185,7 @@ describe('clic-settings on the build host', () => {
       expect(found!.message).toContain(e.text);
       const written = lines[e.line! - 1];
       const value = written.includes('=') ? written.slice(written.indexOf('=') + 1).trim() : written.trim();
-      if (e.path === 'wifi_passphrase') expect(found!.value).toBe('');
+      if (e.path === 'wifi_passphrase' || e.path === 'yunohost_password') expect(found!.value).toBe('');
       else if (/^[\x20-\x7e]*$/.test(value)) expect(found!.value).toBe(value);
       // one journal line naming the line, the key and the value
       const journal = r.stdout.split('\n').filter((l) => l.startsWith(`clic-settings.txt line ${e.line}: `));
@@ -176,6 +195,7 @@ describe('clic-settings on the build host', () => {
     }
     const rejected = new Set(expected.map((e) => e.path));
     for (const k of KEYS) if (rejected.has(k)) expect(r.env[k], k).toBe(DEFAULTS[k]);
+    for (const k of YUNOHOST_KEYS) if (rejected.has(k)) expect(r.yunohost[k], k).toBe(YUNOHOST_DEFAULTS[k]);
     expect(r.stdout).toMatch(new RegExp(`; ${expected.length} problem\\(s\\)$`, 'm'));
   });
 
@@ -237,5 +257,68 @@ describe('clic-settings on the build host', () => {
     expect(r.env.wifi_channel).toBe('6');
     expect(r.errors).toEqual([{ key: 'wifi_channel', value: '42', message: expect.stringMatching(/^defaults\.d\/zz-extra\.conf line 1 \(recipe default\): expected a 2\.4 GHz/) }]);
     expect(r.stdout).toMatch(/defaults\.d\/zz-extra\.conf line 2: ignored, not a known setting: portal_theme/);
+  });
+
+  it('YunoHost settings: normalised and applied; the password from the file never in the journal; files root-only', async () => {
+    const r = await runSettings(makeRoot(), fixture('valid-yunohost.txt'));
+    expect(r.errors).toEqual([]);
+    expect(r.yunohost).toEqual({
+      yunohost_domain: 'atelier.example.org',
+      yunohost_admin: 'formatrice_2',
+      yunohost_fullname: "Élodie N'Guessan-Müller",
+      yunohost_password: '  Un mot de passe, assez long!  ',
+      yunohost_postinstall: 'web',
+    });
+    expect(r.stdout).toMatch(/^settings: yunohost: postinstall=web domain=atelier\.example\.org admin=formatrice_2 fullname="Élodie N'Guessan-Müller", admin password from the settings file$/m);
+    expect(r.stdout).not.toContain('Un mot de passe');
+    // they hold the wifi passphrase and YunoHost's admin password
+    for (const file of ['run/clic/settings.env', 'var/lib/clic/settings.applied']) expect(statSync(join(r.root, file)).mode & 0o777, file).toBe(0o600);
+    expect(read(r.root, 'var/lib/clic/settings.applied')).toMatch(/^yunohost_password = " {2}Un mot de passe, assez long! {2}"$/m);
+    // with no password set: generated at first boot
+    const none = await runSettings(makeRoot(), null);
+    expect(none.stdout).toMatch(/^settings: yunohost: postinstall=auto domain=clic\.local admin=clicadmin fullname="CLIC Admin", admin password generated at its first start$/m);
+  });
+
+  it('a rejected YunoHost password is hidden in the journal and the JSON; the previous good one is kept', async () => {
+    const root = makeRoot();
+    await runSettings(root, 'yunohost_password = a-good-long-password\n');
+    const r = await runSettings(root, 'yunohost_password = short7!\n');
+    expect(r.yunohost.yunohost_password).toBe('a-good-long-password');
+    expect(r.errors).toEqual([{ key: 'yunohost_password', value: '', message: expect.stringContaining('this one has 7') }]);
+    expect(r.stdout).toMatch(/^clic-settings\.txt line 1: yunohost_password = \(hidden\) is invalid: .*; keeping the previous value$/m);
+    expect(r.stdout).not.toContain('short7!');
+    expect(r.stdout).not.toContain('a-good-long-password');
+  });
+
+  it("YunoHost's own refusals: a system account as admin, a password of its most-used list", async () => {
+    const root = makeRoot();
+    writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\nopenldap:x:101:104:OpenLDAP Server Account,,,:/var/lib/ldap:/bin/false\n');
+    mkdirSync(join(root, 'usr/share/yunohost'), { recursive: true });
+    writeFileSync(join(root, 'usr/share/yunohost/100000-most-used-passwords-length8plus.txt'), 'password\n12345678\nqwertyuiop\n');
+    const r = await runSettings(root, 'yunohost_admin = openldap\nyunohost_password = qwertyuiop\nyunohost_fullname = Camille Dupont\n');
+    expect(r.errors.map((e) => [e.key, e.message.replace(/^clic-settings\.txt line \d+: /, '').slice(0, 40)])).toEqual([
+      ['yunohost_admin', 'expected a user name that is not reserve'],
+      ['yunohost_password', 'expected a password that is not among th'],
+    ]);
+    expect(r.yunohost).toEqual({ ...YUNOHOST_DEFAULTS, yunohost_fullname: 'Camille Dupont' });
+    const ok = await runSettings(root, 'yunohost_admin = camille\nyunohost_password = qwertyuiop-but-longer\n');
+    expect(ok.errors).toEqual([]);
+  });
+
+  it('an image without the yunohost layer: yunohost_* lines ignored (no error), none in settings.env', async () => {
+    const root = makeRoot();
+    rmSync(join(root, 'etc/clic/defaults.d/yunohost.conf'));
+    const r = await runSettings(root, fixture('valid-yunohost.txt'));
+    expect(r.errors).toEqual([]);
+    expect(r.env).toEqual({ ...DEFAULTS, hostname: 'atelier' });
+    expect(Object.values(r.yunohost)).toEqual(YUNOHOST_KEYS.map(() => UNSET));
+    expect(read(root, 'run/clic/settings.env')).not.toMatch(/YUNOHOST/);
+    expect(read(root, 'var/lib/clic/settings.applied')).not.toMatch(/yunohost/);
+    expect(r.stdout).toMatch(/^clic-settings\.txt line 7: yunohost_domain: ignored, this image has no yunohost layer$/m);
+    expect(r.stdout).not.toMatch(/^settings: yunohost:/m);
+    expect(r.stdout).not.toContain('Un mot de passe');
+    // a typo is still an error, and the list of known settings is this image's
+    const typo = await runSettings(root, 'yunohost_domian = x.local\n');
+    expect(typo.errors).toEqual([{ key: 'yunohost_domian', value: 'x.local', message: expect.stringMatching(/unknown setting; known settings are hostname .* language$/) }]);
   });
 });

@@ -1,0 +1,162 @@
+/**
+ * First boot of the YunoHost lab image with the network cut (QEMU with no network card at all),
+ * against a STAND-IN of YunoHost (the image's `yunohost` package is the test's stand-in, see
+ * test/support/yunohost-standin.ts: YunoHost's repository cannot be reached from here). What is
+ * real: the image's first-boot script (postinstall, offline apt, app installs, state, resume),
+ * the test app's package, its verified source and its Debian dependencies (jq and its libraries,
+ * from Debian), installed with apt from the local repository the image carries.
+ *
+ *  1. Power cut: the first boot runs with `clictest.slowapp` on the kernel command line, which
+ *     makes the test app's own install script wait; once the console shows it waiting (and the
+ *     file system had time to commit), QEMU is killed.
+ *  2. Next boot, on the same disk: a report script (from a read-only FAT test drive, through
+ *     `systemd.run=`; nothing test-only in the image) starts clic-yunohost.service and waits for
+ *     it, then prints what the test checks on the serial console and powers off.
+ *
+ * Console logs are kept next to the image (clic-yunohost-test.boot-<n>.console.log).
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadRegistry, type BoardDef } from '../../builder/index.ts';
+import { runCommand } from '../../builder/exec.ts';
+import { startVm } from '../../builder/qemu.ts';
+import { imagesDir } from '../support/images.ts';
+import { ensureYunohostImage, GREETING, YUNOHOST_LAB, type YunohostLabInfo } from '../support/yunohost-image.ts';
+
+const GUEST_SCRIPT = `#!/bin/sh
+# clic-image boot test (test/boot/yunohost.test.ts): finishes the first boot, reports, powers off.
+emit() { printf 'CLIC-TEST %s %s\\n' "$1" "$(printf '%s' "$2" | base64 -w0)" >/dev/ttyS0; }
+emit net "$(ls /sys/class/net)"
+emit start "$(systemctl start clic-yunohost.service 2>&1; echo "exit status $?")"
+emit unit "$(systemctl show -p ActiveState -p Result clic-yunohost.service)"
+emit journal "$(journalctl -b -o cat -u clic-yunohost.service)"
+emit status "$(cat /var/lib/clic/apps/status.json)"
+emit state "$(cat /var/lib/clic/apps/testapp/state)"
+emit installed "$(cat /etc/yunohost/installed >/dev/null 2>&1 && echo yes; cat /etc/yunohost/current_host)"
+emit jq "$(dpkg-query -W -f '\${Package} \${Version} \${Status}\\n' jq libjq1 libonig5 2>&1)"
+emit jq-runs "$(echo '{"kit":"clic"}' | jq -r .kit 2>&1)"
+emit greeting "$(cat /var/www/testapp/greeting.txt 2>&1)"
+emit app-page "$(cat /var/www/testapp/index.html 2>&1)"
+emit download-cache "$(ls -A /var/cache/yunohost/download/testapp 2>&1)"
+emit issue "$(cat /etc/issue.d/clic-yunohost.issue 2>&1)"
+emit rerun "$(/usr/lib/clic/clic-yunohost 2>&1; echo "exit status $?")"
+echo CLIC-TEST-END >/dev/ttyS0
+`;
+
+let work: string;
+let image: string;
+let info: YunohostLabInfo;
+let board: BoardDef;
+let logDir: string;
+const consoles: string[] = [];
+let report: Record<string, string> = {};
+
+function parseReport(console: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of console.replace(/\r\n?/g, '\n').matchAll(/^[ \t]*CLIC-TEST (\S+) ?(\S*)$/gm)) out[m[1]] = Buffer.from(m[2], 'base64').toString('utf8');
+  return out;
+}
+
+beforeAll(async () => {
+  ({ image, info } = await ensureYunohostImage());
+  logDir = await imagesDir();
+  board = (await loadRegistry()).boards.get('pc-x86_64')!;
+  work = await mkdtemp(join(tmpdir(), 'clic-yunohost-boot-'));
+  const script = join(work, 'report.sh');
+  await writeFile(script, GUEST_SCRIPT);
+  const drive = join(work, 'test-drive.img');
+  await runCommand(['mkfs.vfat', '-C', '-n', 'CLICTEST', drive, '1024']);
+  await runCommand(['mcopy', '-i', drive, script, '::/report.sh']);
+  const scratchDir = join(work, 'vm');
+
+  // 1. first boot, cut in the middle of the app's installation
+  const first = await startVm({ image, board, scratchDir, network: 'none', kernelArgs: ['clictest.slowapp'] });
+  try {
+    await first.waitFor(/testapp install: waiting/, 1_200_000);
+    // ext4 commits every 5 s: what the first boot did before this point is on the disk
+    await new Promise((r) => setTimeout(r, 12_000));
+  } finally {
+    await first.stop();
+    consoles.push(first.console);
+    await writeFile(join(logDir, `${YUNOHOST_LAB}.boot-1.console.log`), first.console);
+  }
+
+  // 2. the next boot on the same disk finishes the job
+  const second = await startVm({
+    image, board, scratchDir, network: 'none', reuseDisk: true, extraDrives: [drive],
+    kernelArgs: [
+      `systemd.run="/bin/sh -c 'mount -o ro /dev/vdb /mnt && exec /bin/sh /mnt/report.sh'"`,
+      'systemd.run_success_action=poweroff',
+      'systemd.run_failure_action=poweroff',
+    ],
+  });
+  try {
+    await second.waitFor(/^CLIC-TEST-END/, 1_200_000);
+  } finally {
+    await second.stop();
+    consoles.push(second.console);
+    await writeFile(join(logDir, `${YUNOHOST_LAB}.boot-2.console.log`), second.console);
+  }
+  report = parseReport(consoles[1]);
+});
+
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('YunoHost STAND-IN lab image, network cut: first boot, power cut, next boot', () => {
+  it('first boot: postinstall, then the offline apt source, then the app — until the power cut', () => {
+    const lines = consoles[0].replace(/\r/g, '').split('\n').filter((l) => /clic-yunohost: |testapp install: /.test(l));
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    const postinstall = at(/clic-yunohost: postinstall: done/);
+    const apt = at(/clic-yunohost: offline apt/);
+    const installing = at(/clic-yunohost: app testapp: installing/);
+    const waiting = at(/testapp install: waiting/);
+    expect(postinstall, lines.join('\n')).toBeGreaterThanOrEqual(0);
+    expect(apt).toBeGreaterThan(postinstall);
+    expect(installing).toBeGreaterThan(apt);
+    expect(waiting).toBeGreaterThan(installing);
+    expect(consoles[0]).not.toMatch(/clic-yunohost: apps: \d+ installed/);
+  });
+
+  it('the machine has no network at all', () => {
+    expect(report.net.trim().split(/\s+/)).toEqual(['lo']);
+  });
+
+  it('next boot: resumes the half-installed app and installs it, with the service succeeding', () => {
+    expect(report.unit).toMatch(/^ActiveState=active$/m);
+    expect(report.unit).toMatch(/^Result=success$/m);
+    expect(report.journal).toMatch(/app testapp: resuming/);
+    expect(report.journal).toMatch(/app testapp: installed/);
+    expect(report.journal).toMatch(/clic-yunohost: apps: 1 installed, 0 failed/);
+    expect(report.state.trim()).toBe('installed');
+    const status = JSON.parse(report.status) as { postinstall: string; apps: { id: string; state: string }[] };
+    expect(status.postinstall).toBe('done');
+    expect(status.apps).toEqual([expect.objectContaining({ id: 'testapp', state: 'installed' })]);
+  });
+
+  it('installed the app’s Debian dependencies from the image, offline, and the app with its answers', () => {
+    for (const name of ['jq', 'libjq1', 'libonig5']) expect(report.jq).toMatch(new RegExp(`^${name} \\S+ install ok installed$`, 'm'));
+    expect(report['jq-runs'].trim()).toBe('clic');
+    expect(report.greeting.trim()).toBe(GREETING);
+    expect(report['app-page']).toContain('clic-testapp-source');
+    // YunoHost empties its download cache after an install; the staged copy stays for a reinstall
+    expect(report['download-cache'].trim()).toMatch(/^$|No such file/);
+    expect(report.installed.split('\n')[0]).toBe('yes');
+    expect(info.app.id).toBe('testapp');
+  });
+
+  it('a generated admin password was shown on the console once, never written to the journal', () => {
+    const shown = consoles[0].match(/password[^\n]*?: (\S{16,})/i)?.[1];
+    expect(shown, 'password line on the first boot console').toBeTruthy();
+    expect(report.journal).not.toContain(shown!);
+    expect(report.issue).toContain(shown!);
+  });
+
+  it('running the script again changes nothing and calls no install', () => {
+    expect(report.rerun).toMatch(/exit status 0$/);
+    expect(report.rerun).not.toMatch(/app testapp: installing/);
+  });
+});
