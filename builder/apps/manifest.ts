@@ -59,7 +59,7 @@ export function parseManifest(tomlText: string): Manifest {
 export function architecturesOf(manifest: Manifest): 'all' | string[] {
   const archs = table(manifest.integration).architectures;
   if (Array.isArray(archs)) return archs.map(String);
-  return 'all';
+  return typeof archs === 'string' && archs !== 'all' ? [archs] : 'all';
 }
 
 // ---------------------------------------------------------------------------------------------

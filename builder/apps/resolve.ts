@@ -7,7 +7,7 @@
  *
  *   let catalog = await loadAppCatalog(url, { cacheDir });
  *   catalog = await withPackageManifests(catalog, requests, { cacheDir });   // the v3 catalog lacks install/resources
- *   const { apps, problems } = resolveApps(['yeswiki', { id: 'hedgedoc', args: { path: '/pad' } }], catalog, 'arm64');
+ *   const { apps, problems } = resolveApps(['yeswiki', { id: 'hedgedoc', args: { pth: '/pad' } }], catalog, 'arm64');
  *   // problems: [{ index: 1, path: '/args/pth', message: 'app "hedgedoc" has no install question "pth" — did you mean "path"?' }]
  *
  * Problems: a malformed request, an unknown id (with close matches), the same app twice, an app
@@ -112,7 +112,7 @@ export async function withPackageManifests(catalog: AppCatalog, requests: readon
     idsOf(requests).map((id) =>
       limit(async () => {
         const entry = Object.hasOwn(catalog.document.apps, id) ? entryOf(catalog, id) : null;
-        if (!entry || typeof entry === 'string' || manifests.has(id)) return;
+        if (!entry || typeof entry === 'string' || entry.state === 'notworking' || manifests.has(id)) return;
         try {
           const tar = await fetchAppPackage({ id, gitUrl: entry.gitUrl, revision: entry.revision, cacheDir: opts.cacheDir, signal: opts.signal, timeoutMs: opts.timeoutMs });
           const manifest = parseManifest(await readPackageManifest(tar, id, opts.signal));

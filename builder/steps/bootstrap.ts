@@ -52,13 +52,14 @@ export function offlinePackages(plan: Plan): string[] {
 
 // Run by a customize hook (root of the image, then packages): apt resolves the packages against
 // the installed system, downloads them into the shared apt cache, and the ones it would install
-// are copied to the local repository, indexed by dpkg-scanpackages (sorted, no dates).
+// are copied to the local repository, indexed by dpkg-scanpackages (sorted, no dates). apt runs
+// on the host, on the image's state (mmdebstrap's APT_CONFIG): the chroot resolves no names.
 const OFFLINE_APT_SCRIPT = String.raw`set -e
 root=$1; shift
 repo="$root/var/lib/clic/offline-apt"
 mkdir -p "$repo"
-chroot "$root" apt-get install --download-only --yes --no-install-recommends "$@"
-chroot "$root" apt-get install --simulate --yes --no-install-recommends "$@" |
+apt-get install --download-only --yes --no-install-recommends "$@"
+apt-get install --simulate --yes --no-install-recommends "$@" |
   sed -n 's/^Inst \([^ ]*\) (\([^ ]*\) .*\[\([^]]*\)\])$/\1 \2 \3/p' |
   while read -r name version arch; do
     cp "$root/var/cache/apt/archives/$name"_"$(printf %s "$version" | sed 's/:/%3a/')"_"$arch.deb" "$repo/"
