@@ -53,14 +53,17 @@ export function offlinePackages(plan: Plan): string[] {
 // Run by a customize hook (root of the image, then packages): apt resolves the packages against
 // the installed system, downloads them into the shared apt cache, and the ones it would install
 // are copied to the local repository, indexed by dpkg-scanpackages (sorted, no dates). apt runs
-// on the host, on the image's state (mmdebstrap's APT_CONFIG): the chroot resolves no names.
+// on the host (the chroot resolves no names) with the image as its root: its dpkg status, its
+// lists (not cleaned yet), its architecture.
 const OFFLINE_APT_SCRIPT = String.raw`set -e
 root=$1; shift
 repo="$root/var/lib/clic/offline-apt"
 mkdir -p "$repo"
-apt-get install --download-only --yes --no-install-recommends "$@"
-apt-get install --simulate --yes --no-install-recommends "$@" |
-  sed -n 's/^Inst \([^ ]*\) (\([^ ]*\) .*\[\([^]]*\)\])$/\1 \2 \3/p' |
+apt() { APT_CONFIG=/dev/null apt-get -o Dir="$root" -o APT::Architecture="$(chroot "$root" dpkg --print-architecture)" \
+  -o Acquire::Languages=none --yes --no-install-recommends install "$@"; }
+apt --download-only "$@"
+apt --simulate "$@" |
+  sed -n 's/^Inst \([^ ]*\) \(\[[^]]*\] \)\{0,1\}(\([^ ]*\) .*\[\([^]]*\)\])$/\1 \3 \4/p' |
   while read -r name version arch; do
     cp "$root/var/cache/apt/archives/$name"_"$(printf %s "$version" | sed 's/:/%3a/')"_"$arch.deb" "$repo/"
   done
