@@ -29,6 +29,7 @@ import { runCommand } from '../../builder/exec.ts';
 import { startVm } from '../../builder/qemu.ts';
 import { imagesDir } from '../support/images.ts';
 import { openDisk } from '../support/inspect.ts';
+import { EMIT, makeReportDrive, parseReport, REPORT_KERNEL_ARGS } from '../support/guest-report.ts';
 import { planOf } from '../support/plans.ts';
 import { expectedProblems } from '../unit/helpers/expect-comments.ts';
 
@@ -40,7 +41,7 @@ const ADMIN_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDlzPOmMmLXrxnsYKrGsGXITU
 /** Runs in the guest (dash), from the test drive; `@BOOT_DIR@` is the board's FAT mount point. */
 const GUEST_SCRIPT = `#!/bin/sh
 # clic-image boot test (test/boot/firstboot.test.ts): reports the device's state, then powers off.
-emit() { printf 'CLIC-TEST %s %s\\n' "$1" "$(printf '%s' "$2" | base64 -w0)" >/dev/ttyS0; }
+${EMIT}
 fingerprints() { for k in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -l -f "$k"; done; }
 emit hostname "$(cat /proc/sys/kernel/hostname)"
 emit etc-hostname "$(cat /etc/hostname)"
@@ -93,13 +94,6 @@ async function deviceCopy(name: string, fixture: string): Promise<string> {
   return copy;
 }
 
-function parseReport(console: string): Report {
-  const out: Report = {};
-  // systemd's status line ("A start job is running…") is erased with \r and spaces, possibly
-  // just before a report line: a carriage return starts a line of its own
-  for (const m of console.replace(/\r\n?/g, '\n').matchAll(/^[ \t]*CLIC-TEST (\S+) ?(\S*)$/gm)) out[m[1]] = Buffer.from(m[2], 'base64').toString('utf8');
-  return out;
-}
 
 async function bootDevice(name: 'A' | 'B', fixture: string, drive: string, logDir: string): Promise<void> {
   const copy = await deviceCopy(name, fixture);
@@ -110,11 +104,7 @@ async function bootDevice(name: 'A' | 'B', fixture: string, drive: string, logDi
     scratchDir: join(work, `vm-${name}`),
     diskSize: (await stat(copy)).size + GROWTH,
     extraDrives: [drive],
-    kernelArgs: [
-      `systemd.run="/bin/sh -c 'mount -o ro /dev/vdb /mnt && exec /bin/sh /mnt/report.sh'"`,
-      'systemd.run_success_action=poweroff',
-      'systemd.run_failure_action=poweroff',
-    ],
+    kernelArgs: REPORT_KERNEL_ARGS,
   });
   try {
     await vm.waitFor(/^CLIC-TEST-END/, 900_000);
@@ -139,11 +129,7 @@ beforeAll(async () => {
   bootDir = board.partitions.find((p) => p.fs === 'vfat')!.mountpoint;
   defaultHostname = String(plan.layers.find((l) => l.name === 'base')!.vars.hostname);
   work = await mkdtemp(join(tmpdir(), 'clic-firstboot-boot-'));
-  const script = join(work, 'report.sh');
-  await writeFile(script, GUEST_SCRIPT.replaceAll('@BOOT_DIR@', bootDir));
-  const drive = join(work, 'test-drive.img');
-  await runCommand(['mkfs.vfat', '-C', '-n', 'CLICTEST', drive, '1024']);
-  await runCommand(['mcopy', '-i', drive, script, '::/report.sh']);
+  const drive = await makeReportDrive(work, GUEST_SCRIPT.replaceAll('@BOOT_DIR@', bootDir));
   // one at a time: the machine has 2 cores
   await bootDevice('A', 'valid.txt', drive, dir);
   await bootDevice('B', 'invalid-many.txt', drive, dir);

@@ -20,14 +20,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRegistry, type BoardDef } from '../../builder/index.ts';
-import { runCommand } from '../../builder/exec.ts';
 import { startVm } from '../../builder/qemu.ts';
 import { imagesDir } from '../support/images.ts';
+import { EMIT, makeReportDrive, parseReport, REPORT_KERNEL_ARGS } from '../support/guest-report.ts';
 import { ensureYunohostImage, GREETING, YUNOHOST_LAB, type YunohostLabInfo } from '../support/yunohost-image.ts';
 
 const GUEST_SCRIPT = `#!/bin/sh
 # clic-image boot test (test/boot/yunohost.test.ts): finishes the first boot, reports, powers off.
-emit() { printf 'CLIC-TEST %s %s\\n' "$1" "$(printf '%s' "$2" | base64 -w0)" >/dev/ttyS0; }
+${EMIT}
 emit net "$(ls /sys/class/net)"
 emit start "$(systemctl start clic-yunohost.service 2>&1; echo "exit status $?")"
 emit unit "$(systemctl show -p ActiveState -p Result clic-yunohost.service)"
@@ -53,22 +53,13 @@ let logDir: string;
 const consoles: string[] = [];
 let report: Record<string, string> = {};
 
-function parseReport(console: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of console.replace(/\r\n?/g, '\n').matchAll(/^[ \t]*CLIC-TEST (\S+) ?(\S*)$/gm)) out[m[1]] = Buffer.from(m[2], 'base64').toString('utf8');
-  return out;
-}
 
 beforeAll(async () => {
   ({ image, info } = await ensureYunohostImage());
   logDir = await imagesDir();
   board = (await loadRegistry()).boards.get('pc-x86_64')!;
   work = await mkdtemp(join(tmpdir(), 'clic-yunohost-boot-'));
-  const script = join(work, 'report.sh');
-  await writeFile(script, GUEST_SCRIPT);
-  const drive = join(work, 'test-drive.img');
-  await runCommand(['mkfs.vfat', '-C', '-n', 'CLICTEST', drive, '1024']);
-  await runCommand(['mcopy', '-i', drive, script, '::/report.sh']);
+  const drive = await makeReportDrive(work, GUEST_SCRIPT);
   const scratchDir = join(work, 'vm');
 
   // 1. first boot, cut in the middle of the app's installation
@@ -86,11 +77,7 @@ beforeAll(async () => {
   // 2. the next boot on the same disk finishes the job
   const second = await startVm({
     image, board, scratchDir, network: 'none', reuseDisk: true, extraDrives: [drive],
-    kernelArgs: [
-      `systemd.run="/bin/sh -c 'mount -o ro /dev/vdb /mnt && exec /bin/sh /mnt/report.sh'"`,
-      'systemd.run_success_action=poweroff',
-      'systemd.run_failure_action=poweroff',
-    ],
+    kernelArgs: REPORT_KERNEL_ARGS,
   });
   try {
     await second.waitFor(/^CLIC-TEST-END/, 1_200_000);
