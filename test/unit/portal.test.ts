@@ -78,6 +78,15 @@ describe('renderPortal', () => {
     expect(fr).toContain("fetch('/clic/settings-errors.json'");
   });
 
+  it('has the failed-apps box, hidden until the kit’s app status lists a failed app', () => {
+    for (const lang of ['fr', 'en']) {
+      const page = text(files[`${WEB_ROOT}/index.${lang}.html`]);
+      expect(page).toMatch(/<section id="apps-failed" class="errors" role="alert" hidden>/);
+      expect(page).toContain("fetch('/clic/apps-status.json'");
+      expect(page).toContain("a.state==='failed'");
+    }
+  });
+
   it('references no host but the kit: no CDN, no web font, no external link, in pages and icons', () => {
     for (const [path, content] of Object.entries(files)) {
       if (path.startsWith('/etc/')) continue;
