@@ -16,7 +16,8 @@
  *   /run/clic/settings.env (CLIC_HOSTNAME='…' …) and applies the host name and the admin SSH
  *   key (root's authorized_keys). The image ships the file with every setting commented out,
  *   explained in French and English. Keys: hostname, wifi_ssid, wifi_passphrase, wifi_country
- *   (checked against Debian's iso-codes list), wifi_channel, admin_ssh_key, language.
+ *   (checked against Debian's iso-codes list), wifi_channel, admin_ssh_key, language; and the
+ *   yunohost_* keys when a layer's defaults file declares them (the yunohost layer).
  *
  * The scripts are /usr/lib/clic/clic-firstboot and /usr/lib/clic/clic-settings (bash), in
  * overlays/firstboot/; the unit tests run them on the build host under a root-dir prefix.
