@@ -59,7 +59,8 @@ const OFFLINE_APT_SCRIPT = String.raw`set -e
 root=$1; shift
 repo="$root/var/lib/clic/offline-apt"
 mkdir -p "$repo"
-apt() { APT_CONFIG=/dev/null apt-get -o Dir="$root" -o APT::Architecture="$(chroot "$root" dpkg --print-architecture)" \
+arch=$(chroot "$root" dpkg --print-architecture)
+apt() { APT_CONFIG=/dev/null apt-get -o Dir="$root" -o APT::Architecture="$arch" \
   -o Acquire::Languages=none --yes --no-install-recommends install "$@"; }
 apt --download-only "$@"
 apt --simulate "$@" |
