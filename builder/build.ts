@@ -27,6 +27,8 @@ import { layerStep } from './steps/layer.ts';
 import { finalizeStep } from './steps/finalize.ts';
 import { filesystemsStep } from './steps/filesystems.ts';
 import { diskStep } from './steps/disk.ts';
+import { bmapStep } from './steps/bmap.ts';
+import { compressStep } from './steps/compress.ts';
 import { checksumStep } from './steps/checksum.ts';
 import { processAlive } from './exec.ts';
 
@@ -75,6 +77,8 @@ export function stepsFor(plan: Plan, cacheDir: string, pinnedPackages: readonly 
     finalizeStep,
     filesystemsStep,
     diskStep,
+    bmapStep,
+    ...(plan.output.compressed.length ? [compressStep] : []),
     checksumStep,
   ];
 }

@@ -155,6 +155,11 @@ export interface BoardDef {
   qemu: QemuBoot;
 }
 
+/** Compressed copies of the image: xz (what most flashing tools and Raspberry Pi Imager take)
+ *  and zstd (much faster to make and to unpack). */
+export type Compression = 'xz' | 'zst';
+export const COMPRESSIONS: readonly Compression[] = ['xz', 'zst'];
+
 export interface ImageDef {
   name: string;
   description: string;
@@ -165,6 +170,8 @@ export interface ImageDef {
   vars?: Record<string, VarValues>;
   /** Debian suite; bookworm by default. */
   suite?: string;
+  /** Compressed copies written beside the .img; both by default (the release set). */
+  compress?: readonly Compression[];
 }
 
 export const defineBoard = (board: BoardDef): BoardDef => board;

@@ -11,7 +11,7 @@ import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Ajv } from 'ajv';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, isSeq } from 'yaml';
-import type { ImageDef, VarValues } from './define.ts';
+import type { Compression, ImageDef, VarValues } from './define.ts';
 import type { AppRequest } from '../apps/types.ts';
 import type { Registry } from './registry.ts';
 import { RecipeError, type RecipeProblem } from '../errors.ts';
@@ -68,6 +68,7 @@ interface LabFile {
   description?: string;
   board?: string;
   suite?: string;
+  compress?: Compression[];
   vars?: Record<string, VarValues>;
   apps?: AppRequest[];
 }
@@ -126,6 +127,7 @@ async function loadLabYaml(file: string, registry: Registry): Promise<LoadedReci
     description: lab.description ?? `${base.description} (lab build of ${base.name})`,
     board: lab.board ?? base.board,
     suite: lab.suite ?? base.suite,
+    compress: lab.compress ?? base.compress,
     vars,
   };
   return { image, file };

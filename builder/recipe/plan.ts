@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
-import type { AptSource, BoardDef, ImageDef, LayerDef, PartitionDef, ServiceDef, VarSpec, VarValues } from './define.ts';
+import { COMPRESSIONS, type AptSource, type BoardDef, type Compression, type ImageDef, type LayerDef, type PartitionDef, type ServiceDef, type VarSpec, type VarValues } from './define.ts';
 import type { Registry } from './registry.ts';
 import { RecipeError, type RecipeProblem } from '../errors.ts';
 import { closeMatches, IMAGE_NAME_PATTERN } from './schema.ts';
@@ -24,6 +24,8 @@ export interface BuildOptions {
   /** Timestamp used for every file date in the image (SOURCE_DATE_EPOCH); null: the date of the
    *  suite's Release file, found when the packages are resolved (see withSourceDate). */
   sourceDateEpoch: number | null;
+  /** Compressed copies to write, instead of the recipe's choice (empty: none). */
+  compress?: readonly Compression[];
 }
 
 export interface PlannedLayer {
@@ -130,7 +132,21 @@ export interface Plan {
   diskId: string;
   /** SOURCE_DATE_EPOCH of the build; null until the package set is resolved, when not given. */
   sourceDateEpoch: number | null;
-  output: { dir: string; img: string; sha256: string; packages: string };
+  /** Output file names, in `dir`. */
+  output: {
+    dir: string;
+    img: string;
+    sha256: string;
+    packages: string;
+    /** Compressed copies of the image, in the order they are made. */
+    compressed: { format: Compression; file: string }[];
+    /** Block map for bmaptool (copies only the blocks that hold data). */
+    bmap: string;
+    /** What the image is made of: board, recipe hash, packages, downloads, partitions, outputs. */
+    manifest: string;
+    /** sha256 of every output, `sha256sum -c` format; shared by the images built in `dir`. */
+    sums: string;
+  };
   steps: PlanStep[];
 }
 
@@ -269,6 +285,8 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
   }
   const packages = [...new Set([...board.packages, ...layers.flatMap((l) => l.packages)])].sort();
   const img = `${image.name}.img`;
+  const wanted = options.compress ?? image.compress ?? COMPRESSIONS;
+  const compress = COMPRESSIONS.filter((c) => wanted.includes(c));
   return {
     image: image.name,
     description: image.description,
@@ -288,7 +306,16 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
     content,
     diskId: board.partitionTable === 'dos' ? `0x${derivedHex(seed, 'disk', 8)}` : derivedUuid(seed, 'disk').toUpperCase(),
     sourceDateEpoch: options.sourceDateEpoch,
-    output: { dir: options.outDir, img, sha256: `${img}.sha256`, packages: `${image.name}.packages` },
+    output: {
+      dir: options.outDir,
+      img,
+      sha256: `${img}.sha256`,
+      packages: `${image.name}.packages`,
+      compressed: compress.map((format) => ({ format, file: `${img}.${format}` })),
+      bmap: `${img}.bmap`,
+      manifest: `${image.name}.manifest.json`,
+      sums: 'SHA256SUMS',
+    },
     steps: [
       { name: 'host-tools', description: 'check host tools; enable qemu-user binfmt for a foreign architecture' },
       ...(aptSources.length ? [{ name: 'apt-sources', description: `${aptSources.map((a) => a.name).join(', ')}: fetch each key, check its pinned fingerprint` }] : []),
@@ -303,7 +330,9 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
       { name: 'finalize', description: 'initramfs again if a layer changed its inputs; strip build leftovers, clamp file dates' },
       { name: 'filesystems', description: partitions.map((p) => `${p.fs} ${p.label}`).join(', ') },
       { name: 'disk', description: `${board.partitionTable} partition table, partitions placed with dd` },
-      { name: 'checksum', description: `sha256 and package list, then ${img} under its final name` },
+      { name: 'bmap', description: 'block map for bmaptool' },
+      ...(compress.length ? [{ name: 'compress', description: compress.map((c) => (c === 'xz' ? 'xz -T0 -6' : 'zstd -T0 -12')).join(', ') }] : []),
+      { name: 'checksum', description: `manifest, package list, sha256 of every output (SHA256SUMS), then each under its final name` },
     ],
   };
 }

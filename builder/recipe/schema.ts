@@ -10,6 +10,7 @@
  */
 import type { ErrorObject } from 'ajv';
 import type { Registry } from './registry.ts';
+import { COMPRESSIONS } from './define.ts';
 import type { RecipeProblem } from '../errors.ts';
 import { APP_REQUEST_SCHEMA, varSchema } from './vars.ts';
 
@@ -42,6 +43,13 @@ export function labSchema(registry: Registry): Record<string, unknown> {
         type: 'array',
         items: APP_REQUEST_SCHEMA,
         description: 'YunoHost apps installed at first boot, in order: catalog ids (yeswiki) or { id, args } (the image needs the apps layer; same as vars.apps.apps)',
+      },
+      compress: {
+        type: 'array',
+        items: { type: 'string', enum: [...COMPRESSIONS] },
+        uniqueItems: true,
+        description: 'compressed copies of the image written beside it (xz, zst; [] for none)',
+        default: [...COMPRESSIONS],
       },
       vars: {
         type: 'object',
