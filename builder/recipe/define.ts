@@ -153,6 +153,9 @@ export interface BoardDef {
   /** initramfs-tools MODULES= policy; `list` uses initramfsModules only (fast, board-specific). */
   initramfsModules?: readonly string[];
   qemu: QemuBoot;
+  /** Raspberry Pi Imager device tags (`pi4-64bit`…) the board's images are offered for in the
+   *  release's Imager repository; boards without any are left out of it (they are not Pis). */
+  imagerDevices?: readonly string[];
 }
 
 /** Compressed copies of the image: xz (what most flashing tools and Raspberry Pi Imager take)
@@ -172,6 +175,8 @@ export interface ImageDef {
   suite?: string;
   /** Compressed copies written beside the .img; both by default (the release set). */
   compress?: readonly Compression[];
+  /** Part of the release set (`clic-image build --all`, the nightly CI); true by default. */
+  release?: boolean;
 }
 
 export const defineBoard = (board: BoardDef): BoardDef => board;

@@ -38,7 +38,7 @@ export interface Manifest {
   format: number;
   image: string;
   description: string;
-  board: { name: string; arch: string; description: string };
+  board: { name: string; arch: string; description: string; imagerDevices: string[] };
   suite: string;
   recipe: { file: string; sha256: string };
   builder: { name: string; version: string };
@@ -73,7 +73,7 @@ export async function buildManifest(
     format: MANIFEST_FORMAT,
     image: plan.image,
     description: plan.description,
-    board: { name: plan.board.name, arch: plan.board.arch, description: plan.board.description },
+    board: { name: plan.board.name, arch: plan.board.arch, description: plan.board.description, imagerDevices: [...(plan.board.imagerDevices ?? [])] },
     suite: plan.suite,
     recipe: { file: plan.recipeFile.startsWith(PROJECT_ROOT + '/') ? plan.recipeFile.slice(PROJECT_ROOT.length + 1) : plan.recipeFile.split('/').pop()!, sha256: await recipeHash(plan) },
     builder: { name: 'clic-image', version: await builderVersion() },

@@ -8,5 +8,6 @@ import { raspiBoard } from './shared/raspi.ts';
 export default raspiBoard({
   name: 'rpi3',
   description: 'Raspberry Pi 3 B, 3 B+ (arm64, Debian kernel + raspi-firmware)',
+  imagerDevices: ['pi3-64bit'],
   qemu: { machine: 'raspi3b', dtb: 'bcm2837-rpi-3-b.dtb', console: 'ttyS1,115200', memoryMiB: 1024 },
 });

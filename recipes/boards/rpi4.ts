@@ -9,5 +9,6 @@ import { raspiBoard } from './shared/raspi.ts';
 export default raspiBoard({
   name: 'rpi4',
   description: 'Raspberry Pi 4 B, 400 (arm64, Debian kernel + raspi-firmware)',
+  imagerDevices: ['pi4-64bit'],
   qemu: { machine: 'aarch64-virt', console: 'ttyAMA0', memoryMiB: 2048 },
 });

@@ -8,7 +8,7 @@
  */
 import { defineBoard, type BoardDef } from '../../../builder/recipe/define.ts';
 
-export function raspiBoard(board: Pick<BoardDef, 'name' | 'description' | 'qemu'>): BoardDef {
+export function raspiBoard(board: Pick<BoardDef, 'name' | 'description' | 'qemu' | 'imagerDevices'>): BoardDef {
   return defineBoard({
     ...board,
     arch: 'arm64',
