@@ -29,7 +29,7 @@ import { filesystemsStep } from './steps/filesystems.ts';
 import { diskStep } from './steps/disk.ts';
 import { bmapStep } from './steps/bmap.ts';
 import { compressStep } from './steps/compress.ts';
-import { checksumStep } from './steps/checksum.ts';
+import { checksumStep, outputFiles } from './steps/checksum.ts';
 import { processAlive } from './exec.ts';
 
 export interface BuildRuntime {
@@ -48,6 +48,9 @@ export interface BuildResult {
   sha256File: string;
   /** The exact package set, `name=version:arch` per line (see --pin-packages). */
   packagesFile: string;
+  /** Every file the build wrote in the output folder (image, compressed copies, block map,
+   *  package list, manifest, checksums), by full path. */
+  outputs: string[];
   ms: number;
 }
 
@@ -127,8 +130,9 @@ export async function buildImage(unresolved: Plan, runtime: BuildRuntime = {}): 
     image: join(plan.output.dir, plan.output.img),
     sha256File: join(plan.output.dir, plan.output.sha256),
     packagesFile: join(plan.output.dir, plan.output.packages),
+    outputs: outputFiles(plan).map((f) => join(plan.output.dir, f)),
     ms: Date.now() - started,
   };
-  events.emit({ type: 'build:end', image: plan.image, outputs: [result.image, result.sha256File, result.packagesFile], ms: result.ms });
+  events.emit({ type: 'build:end', image: plan.image, outputs: result.outputs, ms: result.ms });
   return result;
 }

@@ -9,13 +9,16 @@
 import { parseArgs } from 'node:util';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { DownloadProgress, isDownloadEvent } from './progress.ts';
+import { humanRenderer, seconds } from './cli-render.ts';
+import { buildSet } from './build-set.ts';
+import { parseSigningKey, signSums } from './release/sign.ts';
+import { COMPRESSIONS, type Compression } from './recipe/define.ts';
 import { resolveContent } from './content/resolve.ts';
 import { resolvePlanApps } from './apps/resolve-plan.ts';
 import { formatBytes } from './download/index.ts';
 import {
   AbortedError, BuildEvents, buildImage, defaultCacheDir, describeType, readPackageList, stepCacheOf, HostToolError, installHostTools, labSchema, loadRecipe,
-  loadRegistry, RecipeError, resolvePlan, StepError, type BuildEvent, type Plan, type Registry,
+  loadRegistry, RecipeError, resolvePlan, StepError, type Plan, type Registry,
 } from './index.ts';
 
 const HELP: Record<string, string> = {
@@ -24,7 +27,11 @@ const HELP: Record<string, string> = {
 usage: clic-image <command> [options]
 
 commands:
-  build <recipe>   build an image (<recipe>: image name, image .ts file or lab .yaml file)
+  build <recipe>…  build images (<recipe>: image name, image .ts file or lab .yaml file);
+                   build --all: the release set
+  release <dir>    Raspberry Pi Imager repository, images.json and download page for a folder
+                   of build outputs; optionally signs its SHA256SUMS
+  verify <dir>     check a downloaded set: checksums, signature, block maps against images
   plan <recipe>    print what a build would do, without doing it
   list             boards, layers and images with one-line descriptions
   schema           JSON schema of lab YAML files
@@ -33,11 +40,21 @@ commands:
 
 Run "clic-image <command> --help" for a command's options.
 `,
-  build: `usage: clic-image build <recipe> [options]
+  build: `usage: clic-image build <recipe>… [options]
+       clic-image build --all [options]
 
 Builds <recipe> (an image name such as clic-rpi4, an image .ts file, or a lab .yaml file
-that "extends:" an image) into <out>/<image>.img, <out>/<image>.img.sha256 and <out>/<image>.packages (the exact
-package versions). Must run as root.
+that "extends:" an image) into <out>: <image>.img; its compressed copies <image>.img.xz and
+<image>.img.zst (as the recipe says: both by default); <image>.img.bmap, the block map with
+which "bmaptool copy" writes only the blocks holding data; <image>.manifest.json (board,
+recipe hash, builder version, date, every package with its version, every downloaded file
+with its URL and sha256, the partition table, the outputs); <image>.packages (the exact
+package versions); and SHA256SUMS, shared by the images built into <out>, covering them all.
+Must run as root.
+
+Several recipes, or --all (every image of the release set), build one after the other for
+one architecture and in parallel across architectures (--jobs); a failing image does not
+stop the others, and the summary lists each image's result.
 
 Steps that make the root file system (bootstrap, each layer, finalize) are cached by a key
 made of everything they depend on: the exact package versions, overlay files, commands,
@@ -58,9 +75,43 @@ options:
   --pin-packages FILE    build with exactly the package versions listed in FILE (the
                          <image>.packages of an earlier build) or stop, naming those that differ
   --install-host-tools   apt-get install the host tools that are missing instead of stopping
+  --compress LIST        compressed copies to write instead of the recipe's choice: xz, zst,
+                         xz,zst, or none
+  --sign KEY             sign SHA256SUMS when done: gpg:<key id> (SHA256SUMS.asc, key from
+                         gpg's keyring) or minisign:<secret key file> (SHA256SUMS.minisig); a
+                         passphrase is read from $CLIC_SIGNING_PASSPHRASE
+  --all                  build every image of the release set
+  --jobs N               images built at the same time (default: one per 2 cores and 4 GiB)
   --json                 one JSON event per line on stdout instead of human output
   --verbose              show the output of every command
   --debug                show stack traces of errors
+`,
+  release: `usage: clic-image release <dir> [--base-url URL] [--sign KEY] [--json]
+
+Makes a folder of build outputs (one or more builds' --out, or their files gathered) ready to
+publish. First checks it as "verify" does (every file SHA256SUMS lists that is there must
+match; the images' own .img files may be left out), then writes:
+  os_list_clic.json  a Raspberry Pi Imager repository of the Raspberry Pi images
+                     (needs --base-url: Imager wants absolute URLs)
+  images.json        every image with its files, sizes and checksums, for the project's site
+  index.html         a download page with no external resources: each image with its board,
+                     size, date, checksum and how to flash and check it
+These are added to SHA256SUMS, which is then signed when --sign is given (see build --help).
+
+options:
+  --base-url URL     where the folder will be published (https://…/nightly)
+  --sign KEY         gpg:<key id> or minisign:<secret key file>
+`,
+  verify: `usage: clic-image verify <dir> [--key FILE] [--ignore-missing] [--json]
+
+Checks a set of build outputs, as downloaded: the signature of SHA256SUMS (with --key: the
+signer's public key, minisign or OpenPGP), the sha256 of every file SHA256SUMS lists, and each
+block map (.bmap) against its image: the .img, or else its .img.xz or .img.zst decompressed on
+the fly, which must then decompress to the listed .img. Exits with status 1 on any problem.
+
+options:
+  --key FILE         public key to check SHA256SUMS.minisig or SHA256SUMS.asc with
+  --ignore-missing   files listed in SHA256SUMS but absent are skipped (a partial download)
 `,
   plan: `usage: clic-image plan <recipe> [--json] [--out DIR] [--mirror URL] [--cache-dir DIR]
 
@@ -98,6 +149,12 @@ const OPTIONS = {
   'unused-for': { type: 'string' },
   all: { type: 'boolean', default: false },
   'install-host-tools': { type: 'boolean', default: false },
+  compress: { type: 'string' },
+  sign: { type: 'string' },
+  jobs: { type: 'string' },
+  key: { type: 'string' },
+  'base-url': { type: 'string' },
+  'ignore-missing': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   verbose: { type: 'boolean', default: false },
   debug: { type: 'boolean', default: false },
@@ -117,7 +174,7 @@ function sourceDateEpoch(): number | null {
 async function planFor(registry: Registry, recipe: string | undefined, values: Values, command: string): Promise<Plan> {
   if (!recipe) throw new UsageError(`${command}: missing <recipe>\n\n${HELP[command]}`);
   const { image, file } = await loadRecipe(recipe, registry);
-  const plan = resolvePlan(image, file, registry, { outDir: resolve(values.out!), mirror: values.mirror, sourceDateEpoch: sourceDateEpoch() });
+  const plan = resolvePlan(image, file, registry, { outDir: resolve(values.out!), mirror: values.mirror, sourceDateEpoch: sourceDateEpoch(), compress: compressOption(values.compress) });
   // the exact content files (kiwix catalog lookups) and apps (YunoHost's app catalog): shown by
   // plan, needed before a build starts
   const opts = { cacheDir: values['cache-dir'] ?? defaultCacheDir(), onNotice: (m: string) => process.stderr.write(`note: ${m}\n`) };
@@ -125,81 +182,6 @@ async function planFor(registry: Registry, recipe: string | undefined, values: V
 }
 
 class UsageError extends Error {}
-
-const seconds = (ms: number) => (ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`);
-
-function humanRenderer(verbose: boolean): { listener: (e: BuildEvent) => void; stop: () => void } {
-  let current: { step: string; since: number; last: string } | null = null;
-  // download bars: redrawn in place on a terminal (at most 5 times a second); elsewhere, one line per file
-  const tty = process.stderr.isTTY === true;
-  const progress = new DownloadProgress();
-  let drawn = 0;
-  let lastDraw = 0;
-  const clearBars = () => {
-    if (drawn) process.stderr.write(`\x1b[${drawn}F\x1b[0J`);
-    drawn = 0;
-  };
-  const drawBars = () => {
-    const lines = progress.lines(process.stderr.columns ?? 100);
-    process.stderr.write(lines.join('\n') + '\n');
-    drawn = lines.length;
-    lastDraw = Date.now();
-  };
-  const heartbeat = setInterval(() => {
-    if (current) process.stderr.write(`  … ${current.step} running for ${seconds(Date.now() - current.since)}${current.last ? `: ${current.last.slice(0, 100)}` : ''}\n`);
-  }, 30_000);
-  heartbeat.unref();
-  const listener = (e: BuildEvent) => {
-    if (isDownloadEvent(e)) {
-      const line = progress.update(e);
-      if (!tty) {
-        if (line) process.stderr.write(line + '\n');
-        return;
-      }
-      if (!line && e.type === 'download:progress' && Date.now() - lastDraw < 200) return;
-      clearBars();
-      if (line) process.stderr.write(line + '\n');
-      drawBars();
-      return;
-    }
-    if (drawn && (e.type !== 'output' || verbose) && (e.type !== 'cmd' || verbose)) clearBars();
-    switch (e.type) {
-      case 'build:start':
-        process.stderr.write(`building ${e.image} for board ${e.board} (${e.steps.length} steps)\n`);
-        break;
-      case 'step:start':
-        current = { step: e.step, since: Date.now(), last: '' };
-        process.stderr.write(`▶ ${e.step}${e.description ? ` — ${e.description}` : ''}\n`);
-        break;
-      case 'output':
-        if (current) current.last = e.line;
-        if (verbose) process.stderr.write(`    ${e.line}\n`);
-        break;
-      case 'cmd':
-        if (verbose) process.stderr.write(`  $ ${e.argv.join(' ').slice(0, 300)}\n`);
-        break;
-      case 'step:skip':
-        process.stderr.write(`↷ ${e.step} — ${e.reason}${e.key ? ` (${e.key.slice(0, 12)})` : ''}\n`);
-        break;
-      case 'cache':
-        process.stderr.write(`  ${e.action === 'restore' ? `replayed cached ${e.step}` : `stored ${e.step} in the cache`} (${seconds(e.ms)})\n`);
-        break;
-      case 'step:end':
-        current = null;
-        process.stderr.write(`✓ ${e.step} (${seconds(e.ms)})\n`);
-        break;
-      case 'step:fail':
-        current = null;
-        process.stderr.write(`✗ ${e.step} (${seconds(e.ms)})\n`);
-        break;
-      case 'build:end':
-        process.stdout.write(`${e.outputs.join('\n')}\n`);
-        process.stderr.write(`built ${e.image} in ${seconds(e.ms)}\n`);
-        break;
-    }
-  };
-  return { listener, stop: () => clearInterval(heartbeat) };
-}
 
 function printPlan(plan: Plan) {
   const out: string[] = [];
@@ -235,7 +217,8 @@ function printPlan(plan: Plan) {
   }
   out.push('steps');
   plan.steps.forEach((s, i) => out.push(`  ${String(i + 1).padStart(2)}. ${s.name} — ${s.description}`));
-  out.push(`output    ${plan.output.dir}/${plan.output.img} (+ .sha256)`);
+  const o = plan.output;
+  out.push(`output    ${o.dir}/: ${[o.img, ...o.compressed.map((c) => c.file), o.bmap, o.manifest, o.packages, o.sums].join(', ')}`);
   process.stdout.write(out.join('\n') + '\n');
 }
 
@@ -257,7 +240,8 @@ function printList(registry: Registry, json: boolean) {
   process.stdout.write(out.join('\n') + '\n');
 }
 
-function report(err: unknown, debug: boolean, json: boolean): number {
+/** What to tell the user about an error, and the exit status. */
+function describeError(err: unknown, debug: boolean): { lines: string[]; code: number } {
   const lines: string[] = [];
   let code = 1;
   if (err instanceof RecipeError) {
@@ -277,6 +261,13 @@ function report(err: unknown, debug: boolean, json: boolean): number {
     lines.push(`error: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (debug && err instanceof Error && err.stack) lines.push(err.stack);
+  return { lines, code };
+}
+
+const errorLines = (err: unknown, debug: boolean) => describeError(err, debug).lines;
+
+function report(err: unknown, debug: boolean, json: boolean): number {
+  const { lines, code } = describeError(err, debug);
   if (json) process.stdout.write(JSON.stringify({ type: 'error', message: lines.join('\n'), code }) + '\n');
   process.stderr.write(lines.join('\n') + '\n');
   return code;
@@ -358,7 +349,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'cache') return cacheCommand(recipe, extra, values);
-  if (extra.length) throw new UsageError(`${command}: unexpected arguments: ${extra.join(' ')}`);
+  if (extra.length && command !== 'build') throw new UsageError(`${command}: unexpected arguments: ${extra.join(' ')}`);
   const registry = await loadRegistry();
   switch (command) {
     case 'list':
@@ -373,34 +364,80 @@ async function main(argv: string[]): Promise<number> {
       else printPlan(plan);
       return 0;
     }
-    case 'build': {
-      const plan = await planFor(registry, recipe, values, command);
-      const events = new BuildEvents();
-      const human = values.json ? null : humanRenderer(values.verbose!);
-      if (human) events.on(human.listener);
-      else events.on((e) => process.stdout.write(JSON.stringify(e) + '\n'));
-      if (values['install-host-tools']) {
-        const installed = await installHostTools(plan, values.verbose ? (l) => process.stderr.write(`    ${l}\n`) : undefined);
-        if (installed.length && human) process.stderr.write(`installed host packages: ${installed.join(' ')}\n`);
-      }
-      const controller = new AbortController();
-      const onSignal = (sig: NodeJS.Signals) => {
-        if (!controller.signal.aborted) process.stderr.write(`\n${sig} received: stopping the build and cleaning up…\n`);
-        controller.abort(sig);
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      process.on('SIGHUP', onSignal);
-      try {
-        const pinnedPackages = values['pin-packages'] ? await readPackageList(values['pin-packages']) : undefined;
-        await buildImage(plan, { cacheDir: values['cache-dir'], noCache: values['no-cache'], pinnedPackages, events, signal: controller.signal });
-      } finally {
-        human?.stop();
-      }
-      return 0;
-    }
+    case 'build':
+      return buildCommand(registry, positionals.slice(1), values);
   }
   return 2;
+}
+
+/** --compress: the formats to write instead of the recipe's choice. */
+function compressOption(text: string | undefined): Compression[] | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'none') return [];
+  const formats = text.split(',').map((f) => f.trim());
+  const unknown = formats.filter((f) => !(COMPRESSIONS as readonly string[]).includes(f));
+  if (unknown.length || !formats.length) throw new UsageError(`--compress "${text}": expected ${COMPRESSIONS.join(', ')}, ${COMPRESSIONS.join(',')} or none`);
+  return formats as Compression[];
+}
+
+async function buildCommand(registry: Registry, recipes: string[], values: Values): Promise<number> {
+  if (values.all && recipes.length) throw new UsageError('build: give recipes or --all, not both');
+  const names = values.all ? [...registry.images.values()].filter((i) => i.release !== false).map((i) => i.name) : recipes;
+  if (!names.length) throw new UsageError(`build: missing <recipe>\n\n${HELP.build}`);
+  if (names.length > 1 && values['pin-packages']) throw new UsageError('--pin-packages: one image at a time (its list names one architecture\'s packages)');
+  const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
+  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1)) throw new UsageError(`--jobs "${values.jobs}": expected a whole number, 1 or more`);
+  const signingKey = values.sign ? parseSigningKey(values.sign) : null;
+  const plans: Plan[] = [];
+  for (const name of names) plans.push(await planFor(registry, name, values, 'build'));
+  if (values['install-host-tools']) {
+    for (const plan of plans) {
+      const installed = await installHostTools(plan, values.verbose ? (l) => process.stderr.write(`    ${l}\n`) : undefined);
+      if (installed.length && !values.json) process.stderr.write(`installed host packages: ${installed.join(' ')}\n`);
+    }
+  }
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!controller.signal.aborted) process.stderr.write(`\n${sig} received: stopping the build and cleaning up…\n`);
+    controller.abort(sig);
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+  const pinnedPackages = values['pin-packages'] ? await readPackageList(values['pin-packages']) : undefined;
+  const stops: (() => void)[] = [];
+  const runtimeFor = (plan: Plan) => {
+    const events = new BuildEvents();
+    const human = values.json ? null : humanRenderer(values.verbose!, plans.length > 1 ? plan.image : '');
+    if (human) {
+      events.on(human.listener);
+      stops.push(human.stop);
+    } else events.on((e) => process.stdout.write(JSON.stringify(plans.length > 1 ? { image: plan.image, ...e } : e) + '\n'));
+    return { cacheDir: values['cache-dir'], noCache: values['no-cache'], pinnedPackages, events, signal: controller.signal };
+  };
+  try {
+    if (plans.length === 1) {
+      await buildImage(plans[0], runtimeFor(plans[0]));
+    } else {
+      const results = await buildSet(plans, { jobs, runtimeFor });
+      const failed = results.filter((r) => !r.ok);
+      if (values.json) {
+        process.stdout.write(JSON.stringify({ type: 'set:end', results: results.map((r) => (r.ok ? { image: r.image, ok: true, outputs: r.result.outputs } : { image: r.image, ok: false, message: errorLines(r.error, false).join('\n') })) }) + '\n');
+      } else {
+        const lines = results.map((r) => (r.ok ? `  ✓ ${r.image} (${r.board}) in ${seconds(r.result.ms)}` : `  ✗ ${r.image} (${r.board}): ${errorLines(r.error, values.debug!).join('\n      ')}`));
+        process.stderr.write(`${results.length - failed.length} of ${results.length} images built into ${resolve(values.out!)}\n${lines.join('\n')}\n`);
+      }
+      if (controller.signal.aborted) throw new AbortedError(String(controller.signal.reason));
+      if (failed.length === results.length) return 1;
+      if (signingKey) await signSums(resolve(values.out!), signingKey);
+      return failed.length ? 1 : 0;
+    }
+  } finally {
+    for (const stop of stops) stop();
+  }
+  if (signingKey) {
+    const signature = await signSums(resolve(values.out!), signingKey);
+    if (!values.json) process.stderr.write(`signed SHA256SUMS: ${signature}\n`);
+  }
+  return 0;
 }
 
 const argv = process.argv.slice(2);

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
 import { COMPRESSIONS, type AptSource, type BoardDef, type Compression, type ImageDef, type LayerDef, type PartitionDef, type ServiceDef, type VarSpec, type VarValues } from './define.ts';
 import type { Registry } from './registry.ts';
+import { SUMS } from '../release/sums.ts';
 import { RecipeError, type RecipeProblem } from '../errors.ts';
 import { closeMatches, IMAGE_NAME_PATTERN } from './schema.ts';
 import { defaultsOf, envName, envValue, HOST_SIDE_TYPES, varSchema } from './vars.ts';
@@ -314,7 +315,7 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
       compressed: compress.map((format) => ({ format, file: `${img}.${format}` })),
       bmap: `${img}.bmap`,
       manifest: `${image.name}.manifest.json`,
-      sums: 'SHA256SUMS',
+      sums: SUMS,
     },
     steps: [
       { name: 'host-tools', description: 'check host tools; enable qemu-user binfmt for a foreign architecture' },

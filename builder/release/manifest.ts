@@ -4,6 +4,7 @@
  * contents, package names), builder version, build date (SOURCE_DATE_EPOCH), every installed
  * package with its version, every downloaded file with its URL and sha256, the partition table,
  * and each output file with its size and sha256. Same build, same manifest, byte for byte.
+ * Apps' install answers are not in it (only their names): the manifest is published.
  *
  *   const manifest = await buildManifest(plan, { packages, partitions, outputs });
  *   manifest.recipe.sha256; // 9c1e…
@@ -45,10 +46,29 @@ export interface Manifest {
   date: string;
   sourceDateEpoch: number;
   layers: { name: string; vars: unknown }[];
-  packages: string[];
-  downloads: { file: string; dir: string; url: string; sha256: string; size: number | null }[];
+  /** Every package installed, from the exact set the build resolved. */
+  packages: { name: string; version: string; arch: string }[];
+  /** Files fetched from outside Debian's archive: ZIM files (`content/<dir>/<file>`), YunoHost
+   *  app sources (`apps/<app>/<source>`), app packages (git revision, which is their checksum). */
+  downloads: { what: string; url: string; sha256?: string; gitRevision?: string; size: number | null }[];
   partitionTable: { label: string; id: string; partitions: ManifestPartition[] };
   outputs: ManifestOutput[];
+}
+
+/** A layer's variables as published: apps' install answers (admin passwords…) are left out,
+ *  their names kept; the recipe hash covers them. */
+function publishableVars(plan: Plan, layer: string, vars: Record<string, unknown>): Record<string, unknown> {
+  if (layer !== plan.apps?.layer) return vars;
+  const hidden = (request: unknown) =>
+    typeof request === 'object' && request && 'args' in request ? { ...request, args: Object.keys((request as { args: object }).args).sort() } : request;
+  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, Array.isArray(v) ? v.map(hidden) : v]));
+}
+
+/** `name=version:arch` (the package list's form; the version may hold an epoch's colon). */
+function parsePackage(spec: string): { name: string; version: string; arch: string } {
+  const m = /^([^=]+)=(.+):([^:]+)$/.exec(spec);
+  if (!m) throw new Error(`package "${spec}": expected name=version:arch`);
+  return { name: m[1], version: m[2], arch: m[3] };
 }
 
 /** sha256 of the recipe as resolved: what the image is made from, not where the files are. */
@@ -56,7 +76,10 @@ export async function recipeHash(plan: Plan): Promise<string> {
   const layers = await Promise.all(
     plan.layers.map(async (l) => ({ name: l.name, packages: l.packages, commands: l.commands, vars: l.vars, overlay: l.overlay ? await hashTree(l.overlay) : null, generates: l.generates })),
   );
-  const inputs = { image: plan.image, board: plan.board, suite: plan.suite, components: plan.components, packages: plan.packages, layers, content: plan.content?.sets ?? null };
+  const inputs = {
+    image: plan.image, board: plan.board, suite: plan.suite, components: plan.components, packages: plan.packages, layers,
+    content: plan.content?.sets ?? null, aptSources: plan.aptSources, debconf: plan.debconf, apps: plan.apps?.requests ?? null,
+  };
   return createHash('sha256').update(canonicalJson(inputs)).digest('hex');
 }
 
@@ -79,9 +102,15 @@ export async function buildManifest(
     builder: { name: 'clic-image', version: await builderVersion() },
     date: new Date(built.sourceDateEpoch * 1000).toISOString(),
     sourceDateEpoch: built.sourceDateEpoch,
-    layers: plan.layers.map((l) => ({ name: l.name, vars: l.vars })),
-    packages: built.packages,
-    downloads: (plan.content?.resolved ?? []).map((z) => ({ file: z.file, dir: z.dir, url: z.urls[0], sha256: z.sha256, size: z.size })),
+    layers: plan.layers.map((l) => ({ name: l.name, vars: publishableVars(plan, l.name, l.vars) })),
+    packages: built.packages.map(parsePackage),
+    downloads: [
+      ...(plan.content?.resolved ?? []).map((z) => ({ what: `content/${z.dir}/${z.file}`, url: z.urls[0], sha256: z.sha256, size: z.size })),
+      ...(plan.apps?.resolved ?? []).flatMap((a) => [
+        { what: `apps/${a.id}`, url: a.gitUrl, gitRevision: a.revision, size: null },
+        ...a.sources.map((src) => ({ what: `apps/${a.id}/${src.id}`, url: src.url, sha256: src.sha256, size: null })),
+      ]),
+    ],
     partitionTable: {
       label: plan.board.partitionTable,
       id: plan.diskId,
@@ -89,18 +118,4 @@ export async function buildManifest(
     },
     outputs: built.outputs,
   };
-}
-
-/** SHA256SUMS text: the lines of `previous` for other files, then ours, sorted by file name. */
-export function mergeSums(previous: string, ours: { file: string; sha256: string }[]): string {
-  const mine = new Set(ours.map((o) => o.file));
-  const kept = previous
-    .split('\n')
-    .map((line) => /^([0-9a-f]{64}) [ *](.+)$/.exec(line))
-    .filter((m): m is RegExpExecArray => !!m && !mine.has(m[2]))
-    .map((m) => ({ file: m[2], sha256: m[1] }));
-  return [...kept, ...ours]
-    .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
-    .map((o) => `${o.sha256}  ${o.file}`)
-    .join('\n') + '\n';
 }

@@ -10,14 +10,17 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { sourceDate, type Step, type StepContext } from '../step.ts';
+import type { Plan } from '../recipe/plan.ts';
 import { partialImagePath } from './disk.ts';
 import { partialOutput } from './bmap.ts';
 import { packageListText } from './packages.ts';
-import { buildManifest, mergeSums, type ManifestOutput } from '../release/manifest.ts';
+import { buildManifest, type ManifestOutput } from '../release/manifest.ts';
+import { updateSums } from '../release/sums.ts';
+import { COMPRESSIONS } from '../recipe/define.ts';
 
 export async function sha256File(file: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
@@ -33,10 +36,10 @@ async function partitionTable(ctx: StepContext, img: string) {
   return table.partitions.map((p, i) => ({ label: ctx.plan.partitions[i].label, start: p.start * sector, size: p.size * sector, type: p.type }));
 }
 
-/** Every file this build writes into the output folder, by final name. */
-export function outputFiles(ctx: StepContext): string[] {
-  const o = ctx.plan.output;
-  return [o.img, ...o.compressed.map((c) => c.file), o.bmap, o.packages, o.manifest, o.sha256];
+/** Every file a build writes into the output folder, by final name. */
+export function outputFiles(plan: Plan): string[] {
+  const o = plan.output;
+  return [o.img, ...o.compressed.map((c) => c.file), o.bmap, o.packages, o.manifest, o.sha256, o.sums];
 }
 
 export const checksumStep: Step = {
@@ -58,15 +61,18 @@ export const checksumStep: Step = {
     const digest = outputs[0].sha256;
     await writeFile(partialOutput(o.dir, o.sha256), `${digest}  ${o.img}\n`);
     const sums = [...outputs, { file: o.manifest, sha256: createHash('sha256').update(manifestText).digest('hex') }];
-    const previous = await readFile(join(o.dir, o.sums), 'utf8').catch(() => '');
-    await writeFile(partialOutput(o.dir, o.sums), mergeSums(previous, sums));
+    // an earlier build's copies this one does not make (compress: []) would no longer match
+    const stale = COMPRESSIONS.map((c) => `${o.img}.${c}`).filter((f) => !o.compressed.some((c) => c.file === f));
+    await Promise.all(stale.map((f) => rm(join(o.dir, f), { force: true })));
     // the image and the sums last: whoever sees them finds every other file complete
-    for (const file of [o.packages, o.bmap, ...o.compressed.map((c) => c.file), o.manifest, o.img, o.sha256, o.sums]) {
+    for (const file of [o.packages, o.bmap, ...o.compressed.map((c) => c.file), o.manifest, o.img, o.sha256]) {
       await rename(partialOutput(o.dir, file), join(o.dir, file));
     }
+    // every line of a file named <image>.… is this image's, ours or stale
+    await updateSums(o.dir, sums, (file) => file.startsWith(`${ctx.plan.image}.`));
   },
   async cleanup(ctx) {
     const o = ctx.plan.output;
-    for (const file of [o.sha256, o.packages, o.manifest, o.sums]) await rm(partialOutput(o.dir, file), { force: true });
+    for (const file of [o.sha256, o.packages, o.manifest]) await rm(partialOutput(o.dir, file), { force: true });
   },
 };

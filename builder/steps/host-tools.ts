@@ -36,8 +36,12 @@ export function hostToolsFor(plan: Plan): HostTool[] {
     { tool: 'dd', debianPackage: 'coreutils', why: 'places partitions at their offsets' },
     { tool: 'debugfs', debianPackage: 'e2fsprogs', why: 'dates every inode of the root file system (reproducible images)' },
     { tool: 'tar', debianPackage: 'tar', why: 'stores and replays cached steps, stages partition content in a fixed order' },
-    { tool: 'zstd', debianPackage: 'zstd', why: 'compresses the step cache' },
+    { tool: 'zstd', debianPackage: 'zstd', why: 'compresses the step cache (and the image, for .img.zst)' },
+    { tool: 'bmaptool', debianPackage: 'bmap-tools', why: "writes the image's block map (.bmap): flashing writes only the blocks with data" },
   ];
+  if (plan.output.compressed.some((c) => c.format === 'xz')) {
+    tools.push({ tool: 'xz', debianPackage: 'xz-utils', why: 'writes the .img.xz copy that flashing tools take' });
+  }
   if (plan.partitions.some((p) => p.fs === 'vfat')) {
     tools.push({ tool: 'mkfs.vfat', debianPackage: 'dosfstools', why: 'makes the FAT boot partition' });
     tools.push({ tool: 'mcopy', debianPackage: 'mtools', why: 'fills the FAT partition without mounting it' });

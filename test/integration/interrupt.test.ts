@@ -1,14 +1,14 @@
 /**
- * Ctrl-C (SIGINT) during bootstrap and during disk assembly: the build stops, says so, and
- * leaves no partial image, no mount, no loop device, no process and no scratch folder; the next
- * build succeeds.
+ * Ctrl-C (SIGINT) during bootstrap, disk assembly and compression: the build stops, says so,
+ * and leaves no partial output, no mount, no loop device, no process and no scratch folder; the
+ * next build succeeds.
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runBuild } from '../support/images.ts';
+import { runBuild, TEST_CACHE } from '../support/images.ts';
 
 const RECIPE = 'clic-pc-x86_64';
 
@@ -34,13 +34,16 @@ function mountsMentioning(text: string): string[] {
 }
 
 async function interruptAt(step: string, delayMs: number) {
+  // the bootstrap must really run to be interrupted: no step cache; compression comes after the
+  // cached steps, replayed from the tests' cache
+  const cache = step === 'bootstrap' ? { noCache: true } : { cacheDir: TEST_CACHE };
   const out = mkdtempSync(join(tmpdir(), 'clic-interrupt-'));
   const loopsBefore = loopDevices();
   let workDir = '';
   let sent = false;
-  // without the step cache: the bootstrap must really run to be interrupted
   const run = await runBuild(RECIPE, out, {
-    noCache: true,
+    ...cache,
+    extraArgs: step === 'compress' ? ['--compress', 'xz'] : [],
     onEvent: (e, child) => {
       if (e.type === 'cmd' && !workDir) {
         const arg = (e.argv as string[]).find((a) => a.includes('/work/'));
@@ -59,6 +62,7 @@ describe('interrupting a build with SIGINT', () => {
   for (const [step, delayMs] of [
     ['bootstrap', 15_000],
     ['disk', 0],
+    ['compress', 5_000],
   ] as const) {
     it(`during ${step} leaves nothing behind`, async () => {
       const { run, out, workDir, loopsBefore } = await interruptAt(step, delayMs);
@@ -67,6 +71,7 @@ describe('interrupting a build with SIGINT', () => {
       expect(run.stderr).not.toMatch(/^\s+at /m);
       const started = run.events.filter((e) => e.type === 'step:start').map((e) => e.step);
       expect(started).toContain(step);
+      if (step === 'compress') expect(processesMentioning('xz --threads')).toEqual([]);
       expect(run.events.some((e) => e.type === 'build:end')).toBe(false);
       expect(readdirSync(out)).toEqual([]);
       expect(workDir).not.toBe('');
@@ -81,7 +86,7 @@ describe('interrupting a build with SIGINT', () => {
     const out = mkdtempSync(join(tmpdir(), 'clic-after-interrupt-'));
     const run = await runBuild(RECIPE, out);
     expect(run.code).toBe(0);
-    expect(readdirSync(out).sort()).toEqual([`${RECIPE}.img`, `${RECIPE}.img.sha256`, `${RECIPE}.packages`]);
+    expect(readdirSync(out).sort()).toEqual(['SHA256SUMS', `${RECIPE}.img`, `${RECIPE}.img.bmap`, `${RECIPE}.img.sha256`, `${RECIPE}.manifest.json`, `${RECIPE}.packages`]);
     execFileSync('rm', ['-rf', out]);
   });
 });

@@ -94,7 +94,7 @@ interface ThrowawayKey {
 const GPG_ENV = { LC_ALL: 'C' };
 
 /** Runs fn with a new private GNUPGHOME, then stops the gpg-agent it may have started and removes it. */
-async function withGnupgHome<T>(fn: (gpg: (args: string[]) => Promise<string>, home: string) => Promise<T>): Promise<T> {
+export async function withGnupgHome<T>(fn: (gpg: (args: string[]) => Promise<string>, home: string) => Promise<T>): Promise<T> {
   // short path: the agent's socket lives in it, and socket paths are limited to 108 bytes
   const home = await mkdtemp(join(tmpdir(), 'clic-gpg-'));
   await chmod(home, 0o700);
@@ -110,8 +110,9 @@ async function withGnupgHome<T>(fn: (gpg: (args: string[]) => Promise<string>, h
 
 let keysOnce: Promise<{ signing: ThrowawayKey; other: ThrowawayKey }> | null = null;
 
-/** The signing key and the other key, made once per process (ed25519, sign only, no expiry, no passphrase). */
-function throwawayKeys(): Promise<{ signing: ThrowawayKey; other: ThrowawayKey }> {
+/** The signing key and the other key, made once per process (ed25519, sign only, no expiry, no
+ *  passphrase); the release tests sign SHA256SUMS with them too. */
+export function throwawayKeys(): Promise<{ signing: ThrowawayKey; other: ThrowawayKey }> {
   if (keysOnce) return keysOnce;
   keysOnce = withGnupgHome(async (gpg, home) => {
     const make = async (name: string, email: string): Promise<ThrowawayKey> => {

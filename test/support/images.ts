@@ -49,7 +49,10 @@ export function runBuild(
   opts: { log?: string; onEvent?: (e: Record<string, unknown>, child: ReturnType<typeof spawn>) => void; cacheDir?: string; noCache?: boolean; cli?: string; extraArgs?: string[] } = {},
 ): Promise<BuildRun> {
   return new Promise((resolve, reject) => {
-    const args = [opts.cli ?? CLI, 'build', recipe, '--out', outDir, '--json', ...(opts.cacheDir ? ['--cache-dir', opts.cacheDir] : []), ...(opts.noCache ? ['--no-cache'] : []), ...(opts.extraArgs ?? [])];
+    // compressed copies only when a test asks for them: xz takes minutes
+    const extraArgs = opts.extraArgs ?? [];
+    const compress = extraArgs.includes('--compress') ? [] : ['--compress', 'none'];
+    const args = [opts.cli ?? CLI, 'build', recipe, '--out', outDir, '--json', ...(opts.cacheDir ? ['--cache-dir', opts.cacheDir] : []), ...(opts.noCache ? ['--no-cache'] : []), ...compress, ...extraArgs];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const log = opts.log ? createWriteStream(opts.log) : null;
     const events: Record<string, unknown>[] = [];
@@ -79,6 +82,11 @@ export function runBuild(
   });
 }
 
+/** The shared image built with its compressed copies, as a release is (the release and
+ *  reproducibility tests use them); the others are built without: xz takes minutes. */
+export const COMPRESSED_IMAGE = 'clic-rpi4';
+export const RELEASE_COMPRESSION = ['--compress', 'xz,zst'];
+
 export async function imagesDir(): Promise<string> {
   return join(ARTIFACTS, await sourceStamp());
 }
@@ -93,7 +101,7 @@ export async function ensureImages(names: string[]): Promise<string> {
     if (await access(img).then(() => true, () => false)) continue;
     const started = Date.now();
     process.stderr.write(`[test setup] building ${name} (log: ${join(dir, `${name}.build.log`)})\n`);
-    const run = await runBuild(name, dir, { log: join(dir, `${name}.build.log`), cacheDir: TEST_CACHE });
+    const run = await runBuild(name, dir, { log: join(dir, `${name}.build.log`), cacheDir: TEST_CACHE, extraArgs: name === COMPRESSED_IMAGE ? RELEASE_COMPRESSION : [] });
     if (run.code !== 0) throw new Error(`building ${name} failed (exit ${run.code}):\n${run.stderr.slice(-3000)}`);
     await writeFile(join(dir, `${name}.build-ms`), String(Date.now() - started));
   }

@@ -17,9 +17,22 @@ describe('resolvePlan', () => {
     const img = image({ layers: ['base', 'hotspot', 'portal'] });
     const plan = resolvePlan(img, 'x.ts', r, OPTIONS);
     expect(plan.steps.map((s) => s.name)).toEqual([
-      'host-tools', 'packages', 'bootstrap', 'initramfs', ...img.layers.map((l) => `layer:${l}`), 'finalize', 'filesystems', 'disk', 'checksum',
+      'host-tools', 'packages', 'bootstrap', 'initramfs', ...img.layers.map((l) => `layer:${l}`), 'finalize', 'filesystems', 'disk', 'bmap', 'compress', 'checksum',
     ]);
     expect(plan.layers.map((l) => l.name)).toEqual(img.layers);
+  });
+
+  it('writes both compressed copies unless the recipe or the build options say otherwise; no compress step for none', () => {
+    const r = testRegistry();
+    const files = (plan: ReturnType<typeof resolvePlan>) => plan.output.compressed.map((c) => c.file);
+    expect(files(resolvePlan(image({ name: 'x' }), 'x.ts', r, OPTIONS))).toEqual(['x.img.xz', 'x.img.zst']);
+    expect(files(resolvePlan(image({ name: 'x', compress: ['zst'] }), 'x.ts', r, OPTIONS))).toEqual(['x.img.zst']);
+    // the option wins over the recipe, and the order is always xz then zst
+    expect(files(resolvePlan(image({ name: 'x', compress: ['zst'] }), 'x.ts', r, { ...OPTIONS, compress: ['zst', 'xz'] }))).toEqual(['x.img.xz', 'x.img.zst']);
+    const none = resolvePlan(image({ name: 'x' }), 'x.ts', r, { ...OPTIONS, compress: [] });
+    expect(files(none)).toEqual([]);
+    expect(none.steps.map((s) => s.name)).not.toContain('compress');
+    expect(none.steps.map((s) => s.name)).toContain('bmap');
   });
 
   it('installs the board\'s and every layer\'s packages, sorted, each once', () => {
