@@ -46,8 +46,9 @@ async function interruptAt(step: string, delayMs: number) {
     extraArgs: step === 'compress' ? ['--compress', 'xz'] : [],
     onEvent: (e, child) => {
       if (e.type === 'cmd' && !workDir) {
-        const arg = (e.argv as string[]).find((a) => a.includes('/work/'));
-        if (arg) workDir = arg.slice(0, arg.indexOf('/', arg.indexOf('/work/') + 6));
+        // the build's scratch folder: <cache>/work/<image>-XXXXXX (mkdtemp)
+        const scratch = new RegExp(`^(.*/work/${RECIPE}-[A-Za-z0-9]{6})(/|$)`);
+        for (const arg of e.argv as string[]) workDir ||= scratch.exec(arg)?.[1] ?? '';
       }
       if (e.type === 'step:start' && e.step === step && !sent) {
         sent = true;
