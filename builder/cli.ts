@@ -11,6 +11,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { humanRenderer, seconds } from './cli-render.ts';
 import { buildSet } from './build-set.ts';
+import { releaseCommand, verifyCommand } from './cli-release.ts';
 import { parseSigningKey, signSums } from './release/sign.ts';
 import { COMPRESSIONS, type Compression } from './recipe/define.ts';
 import { resolveContent } from './content/resolve.ts';
@@ -366,6 +367,12 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'build':
       return buildCommand(registry, positionals.slice(1), values);
+    case 'verify':
+      if (!recipe) throw new UsageError(`verify: missing <dir>\n\n${HELP.verify}`);
+      return verifyCommand(recipe, { key: values.key, ignoreMissing: values['ignore-missing']!, json: values.json! });
+    case 'release':
+      if (!recipe) throw new UsageError(`release: missing <dir>\n\n${HELP.release}`);
+      return releaseCommand(recipe, { baseUrl: values['base-url'], sign: values.sign, json: values.json! });
   }
   return 2;
 }

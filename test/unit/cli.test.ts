@@ -57,7 +57,7 @@ describe.concurrent('clic-image usage', { timeout: SPAWN_TIMEOUT }, () => {
   });
 
   it.each([
-    ['build', ['--out', '--mirror', '--cache-dir', '--install-host-tools', '--json', '--verbose', '--debug']],
+    ['build', ['--out', '--mirror', '--cache-dir', '--install-host-tools', '--json', '--verbose', '--debug', '--compress', '--sign', '--all', '--jobs']],
     ['plan', ['--json', '--out', '--mirror']],
   ])('%s --help shows its usage and options', async (command, options) => {
     const { code, stdout } = await cli([command, '--help']);
@@ -119,6 +119,47 @@ describe.concurrent('clic-image usage', { timeout: SPAWN_TIMEOUT }, () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(/^plan: missing <recipe>/);
     expect(stderr).toContain('usage: clic-image plan <recipe>');
+  });
+
+  it.each([
+    ['release', 'usage: clic-image release <dir>', ['--base-url', '--sign', 'os_list_clic.json', 'images.json', 'index.html']],
+    ['verify', 'usage: clic-image verify <dir>', ['--key', '--ignore-missing']],
+  ])('%s --help shows its usage and options', async (command, usage, words) => {
+    const { code, stdout } = await cli([command, '--help']);
+    expect(code).toBe(0);
+    expect(stdout.startsWith(usage)).toBe(true);
+    for (const w of words) expect(stdout).toContain(w);
+  });
+
+  it.each([
+    [['build', 'clic-rpi4', '--compress', 'gzip'], /^--compress "gzip": expected xz, zst, xz,zst or none$/m],
+    [['build', '--all', 'clic-rpi4'], /^build: give recipes or --all, not both$/m],
+    [['build', 'clic-rpi4', '--jobs', '0'], /^--jobs "0": expected a whole number, 1 or more$/m],
+    [['build', 'clic-rpi4', 'clic-rpi3', '--pin-packages', 'x.packages'], /^--pin-packages: one image at a time/m],
+    [['verify'], /^verify: missing <dir>/],
+    [['release'], /^release: missing <dir>/],
+  ])('%j exits 2 and says what is expected', async (args, message) => {
+    const { code, stderr } = await cli(args);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(message);
+    expect(stackLines(stderr)).toEqual([]);
+  });
+
+  it('a signing key spec it does not know is an error naming the forms it takes', async () => {
+    const { code, stderr } = await cli(['build', 'clic-rpi4', '--sign', 'ssh:id_ed25519']);
+    expect(code).toBe(1);
+    expect(stderr).toBe('error: --sign "ssh:id_ed25519": expected gpg:<key id> or minisign:<secret key file>\n');
+  });
+
+  it('verify of a folder without SHA256SUMS exits 1 and says what is missing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'clic-cli-verify-'));
+    try {
+      const { code, stderr } = await cli(['verify', dir]);
+      expect(code).toBe(1);
+      expect(stderr).toContain(`✗ sums      SHA256SUMS: missing in ${dir}: a build writes it beside the images`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an unknown option or an extra argument exits 2', async () => {
