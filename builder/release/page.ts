@@ -16,6 +16,7 @@ import { formatBytes } from '../download/types.ts';
 import type { ReleaseImage } from './index.ts';
 import { clicIconPng } from './pi-imager.ts';
 import { SUMS } from './sums.ts';
+import { escapeHtml } from '../portal/pages.ts';
 
 export interface PageOptions {
   title: string;
@@ -23,8 +24,6 @@ export interface PageOptions {
   signatures: string[];
 }
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
 
 /** Relative link to a file of the folder; names are plain (checked with the manifest). */
 const link = (file: string, text = file) => `<a href="${escapeHtml(encodeURIComponent(file))}">${escapeHtml(text)}</a>`;

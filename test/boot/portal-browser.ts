@@ -7,13 +7,7 @@
  *   const seen = await visitPortal({ url: 'http://127.0.0.1:8080/', screenshot: 'portal.png' });
  *   seen.requests; // every URL the browser asked for
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-
-export const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+import { withPhoneBrowser } from '../support/chromium.ts';
 
 export interface PortalVisit {
   requests: string[];
@@ -30,20 +24,9 @@ export interface PortalVisit {
 }
 
 export async function visitPortal(opts: { url: string; screenshot: string; expectErrors: boolean }): Promise<PortalVisit> {
-  const profile = mkdtempSync(join(tmpdir(), 'clic-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 390, height: 844 },
-    deviceScaleFactor: 2,
-    isMobile: true,
-    hasTouch: true,
-    timeout: 120_000,
-  });
-  const requests: string[] = [];
-  context.on('request', (r) => requests.push(r.url()));
-  try {
+  return withPhoneBrowser(async (context) => {
+    const requests: string[] = [];
+    context.on('request', (r) => requests.push(r.url()));
     const page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(60_000);
     await page.goto(opts.url, { waitUntil: 'networkidle' });
@@ -69,8 +52,5 @@ export async function visitPortal(opts: { url: string; screenshot: string; expec
     await Promise.all([page.waitForNavigation({ waitUntil: 'networkidle' }), page.click('a[data-service="about"]')]);
     const about = await page.evaluate(() => ({ title: document.querySelector('h1')?.textContent ?? '', lang: document.documentElement.lang }));
     return { requests, ...seen, switched, about };
-  } finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-  }
+  });
 }

@@ -23,28 +23,12 @@ import { Ajv } from 'ajv';
 import { CLI, COMPRESSED_IMAGE, imagesDir } from '../support/images.ts';
 import { serveDir, type StaticServer } from '../support/static-server.ts';
 import { openReleasePage } from '../support/release-page.ts';
+import { IMAGER_SCHEMA } from '../support/imager-schema.ts';
 import { parseSums } from '../../builder/release/sums.ts';
 import type { Manifest } from '../../builder/release/manifest.ts';
 
 const PI = COMPRESSED_IMAGE;
 const PC = 'clic-pc-x86_64';
-const IMAGER_ENTRY_SCHEMA = {
-  type: 'object',
-  required: ['name', 'description', 'icon', 'url', 'extract_size', 'extract_sha256', 'image_download_size', 'image_download_sha256', 'release_date', 'devices'],
-  properties: {
-    name: { type: 'string', minLength: 1 },
-    description: { type: 'string', minLength: 1 },
-    icon: { type: 'string', pattern: '^https?://' },
-    url: { type: 'string', pattern: '^https?://' },
-    extract_size: { type: 'integer', minimum: 1 },
-    extract_sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-    image_download_size: { type: 'integer', minimum: 1 },
-    image_download_sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-    release_date: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
-    devices: { type: 'array', minItems: 1, items: { type: 'string' } },
-    init_format: { type: 'string' },
-  },
-};
 
 const sha256Of = async (file: string) => {
   const hash = createHash('sha256');
@@ -130,7 +114,7 @@ describe('clic-image release', () => {
 
   it('writes a Raspberry Pi Imager repository with the documented fields, for the Pi image only', async () => {
     imager = JSON.parse(await readFile(join(release, 'os_list_clic.json'), 'utf8'));
-    const validate = new Ajv({ allErrors: true }).compile({ type: 'object', required: ['os_list'], properties: { os_list: { type: 'array', items: IMAGER_ENTRY_SCHEMA } } });
+    const validate = new Ajv({ allErrors: true }).compile(IMAGER_SCHEMA);
     expect(validate(imager), JSON.stringify(validate.errors)).toBe(true);
     expect(imager.os_list.map((e) => e.url)).toEqual([`${server.url}/${PI}.img.xz`]);
   });

@@ -1,6 +1,6 @@
 /**
  * Opens a release's download page (index.html) from disk in headless Chromium (Debian's
- * /usr/bin/chromium, driven by playwright-core, launched as test/boot/portal-browser.ts does) at
+ * /usr/bin/chromium, driven by playwright-core, see chromium.ts) at
  * phone size, aborting and recording every request that would leave the file (anything but
  * file: and data: URLs), reads each image's section and takes a full-page screenshot.
  *
@@ -8,14 +8,9 @@
  *   page.externalRequests; // [] — the page loads nothing from elsewhere
  *   page.images[0];        // { name: 'clic-pc-x86_64', text: 'clic-pc-x86_64 … amd64 …', links: ['clic-pc-x86_64.img.zst', …] }
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+import { withPhoneBrowser } from './chromium.ts';
 
 export interface ReleasePageVisit {
   /** Each `[data-image]` section: its name, its text (whitespace collapsed), its links' hrefs as written. */
@@ -28,26 +23,15 @@ export interface ReleasePageVisit {
 const local = (url: string) => url.startsWith('file:') || url.startsWith('data:');
 
 export async function openReleasePage(htmlFile: string, screenshot: string): Promise<ReleasePageVisit> {
-  const profile = mkdtempSync(join(tmpdir(), 'clic-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 390, height: 844 },
-    deviceScaleFactor: 2,
-    isMobile: true,
-    hasTouch: true,
-    timeout: 120_000,
-  });
-  const externalRequests: string[] = [];
-  context.on('request', (r) => {
-    if (!local(r.url())) externalRequests.push(r.url());
-  });
-  await context.route(
-    (url) => !local(url.href),
-    (route) => route.abort(),
-  );
-  try {
+  return withPhoneBrowser(async (context) => {
+    const externalRequests: string[] = [];
+    context.on('request', (r) => {
+      if (!local(r.url())) externalRequests.push(r.url());
+    });
+    await context.route(
+      (url) => !local(url.href),
+      (route) => route.abort(),
+    );
     const page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(60_000);
     await page.goto(pathToFileURL(resolve(htmlFile)).href, { waitUntil: 'load' });
@@ -61,8 +45,5 @@ export async function openReleasePage(htmlFile: string, screenshot: string): Pro
     }));
     await page.screenshot({ path: screenshot, fullPage: true });
     return { ...seen, externalRequests };
-  } finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-  }
+  });
 }

@@ -20,6 +20,7 @@ import { ReleaseError, writeReleaseIndex } from '../../builder/release/index.ts'
 import { formatBytes } from '../../builder/download/types.ts';
 import { imagesDir } from '../support/images.ts';
 import { openReleasePage } from '../support/release-page.ts';
+import { IMAGER_SCHEMA } from '../support/imager-schema.ts';
 
 const BASE_URL = 'https://downloads.example.org/clic/nightly';
 const NASTY = 'Lab kit <script>alert("x")</script> & more';
@@ -40,23 +41,6 @@ const IMAGES: FakeImage[] = [
 const PI_IMAGES = ['clic-rpi3', 'clic-rpi4'];
 const DOWNLOAD: Record<string, string> = { 'clic-rpi4': 'clic-rpi4.img.xz', 'clic-pc-x86_64': 'clic-pc-x86_64.img.zst', 'clic-rpi3': 'clic-rpi3.img' };
 
-const IMAGER_ENTRY_SCHEMA = {
-  type: 'object',
-  required: ['name', 'description', 'icon', 'url', 'extract_size', 'extract_sha256', 'image_download_size', 'image_download_sha256', 'release_date', 'devices'],
-  properties: {
-    name: { type: 'string', minLength: 1 },
-    description: { type: 'string', minLength: 1 },
-    icon: { type: 'string', pattern: '^https?://' },
-    url: { type: 'string', pattern: '^https?://' },
-    extract_size: { type: 'integer', minimum: 1 },
-    extract_sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-    image_download_size: { type: 'integer', minimum: 1 },
-    image_download_sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-    release_date: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
-    devices: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
-  },
-};
-const IMAGER_SCHEMA = { type: 'object', required: ['os_list'], properties: { os_list: { type: 'array', items: IMAGER_ENTRY_SCHEMA } } };
 
 const dirs: string[] = [];
 let base: string;
