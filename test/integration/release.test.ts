@@ -95,7 +95,7 @@ describe('build outputs', () => {
       expect(await sha256Of(join(shared, o.file)), o.file).toBe(o.sha256);
     }
     expect(m.outputs.map((o) => o.file)).toEqual([`${PI}.img`, `${PI}.img.xz`, `${PI}.img.zst`, `${PI}.img.bmap`, `${PI}.packages`]);
-    const listed = (await readFile(join(shared, `${PI}.packages`), 'utf8')).trim().split('\n');
+    const listed = (await readFile(join(shared, `${PI}.packages`), 'utf8')).split('\n').filter((l) => l && !l.startsWith('#'));
     expect(m.packages.map((p) => `${p.name}=${p.version}:${p.arch}`)).toEqual(listed);
     const table = JSON.parse(execFileSync('sfdisk', ['--json', join(shared, `${PI}.img`)]).toString()).partitiontable as { id: string; partitions: { start: number; size: number }[] };
     expect(m.partitionTable.partitions.map((p) => [p.start, p.size])).toEqual(table.partitions.map((p) => [p.start * 512, p.size * 512]));
