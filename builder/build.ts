@@ -17,6 +17,7 @@ import { StepCache } from './cache/store.ts';
 import { hostToolsStep } from './steps/host-tools.ts';
 import { packagesStep } from './steps/packages.ts';
 import { contentStep } from './steps/content.ts';
+import { bootloaderBlobsStep } from './steps/bootloader-blobs.ts';
 import { aptSourcesStep } from './steps/apt-sources.ts';
 import { appsStep } from './steps/apps.ts';
 import { resolveContent } from './content/resolve.ts';
@@ -73,6 +74,7 @@ export function stepsFor(plan: Plan, cacheDir: string, pinnedPackages: readonly 
     hostToolsStep,
     ...(plan.aptSources.length ? [aptSourcesStep()] : []),
     packagesStep(pinnedPackages),
+    ...(plan.rawRegions.length ? [bootloaderBlobsStep(cacheDir)] : []),
     ...(plan.content ? [contentStep(cacheDir)] : []),
     bootstrapStep(cacheDir),
     initramfsStep,

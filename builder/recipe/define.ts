@@ -136,6 +136,41 @@ export interface QemuBoot {
 
 export type BootloaderKind = 'raspi-firmware' | 'systemd-boot-efi';
 
+/** A file fetched by URL and pinned by its sha256, for what Debian does not ship (e.g. a
+ *  board's prebuilt u-boot). Downloaded through the project's downloader, cached by sha256. */
+export interface BlobSource {
+  /** http or https URL of the file. */
+  url: string;
+  /** Its sha256 (64 hex digits); any other file is refused. */
+  sha256: string;
+  /** Its licence (e.g. `GPL-2.0+`), for the README and the release manifest. */
+  licence?: string;
+}
+
+/**
+ * Bytes of a file written at a fixed place on the disk, outside any partition, after the
+ * partition table: what a board's boot ROM reads from raw sectors (Amlogic's u-boot from offset
+ * 0 and sector 1; Samsung's bl1, bl2, u-boot and tzsw at sectors 1, 31, 63 and 1503). The build
+ * refuses a region over the partition table (dos: bytes 440–511; gpt: bytes 440 to the end of
+ * sector 33, and its backup at the end of the disk), over a partition (the first starts at
+ * 4 MiB) or over another region; bytes 0–439 (boot code) are free.
+ *
+ *   { name: 'u-boot-head', source: uboot, offset: 0, count: 440 },
+ *   { name: 'u-boot', source: uboot, offset: 512, skip: 512 },
+ */
+export interface RawRegion {
+  /** Names the region in the plan, in errors and in the manifest (`bootloader/<name>`); unique
+   *  per board: letters, digits, dots, dashes, underscores. */
+  name: string;
+  source: BlobSource;
+  /** Byte offset on the disk where the bytes go. */
+  offset: number;
+  /** Bytes of the file skipped first; 0 by default. */
+  skip?: number;
+  /** Bytes written; by default the rest of the file after `skip`. */
+  count?: number;
+}
+
 export interface BoardDef {
   name: string;
   description: string;
@@ -150,6 +185,9 @@ export interface BoardDef {
   /** Partitions in disk order; exactly one has mountpoint `/`. */
   partitions: readonly PartitionDef[];
   bootloader: BootloaderKind;
+  /** Bootloader bytes written at fixed offsets of the disk, outside the partitions (see
+   *  RawRegion), in this order after the partition table; fetched by the bootloader-blobs step. */
+  rawRegions?: readonly RawRegion[];
   /** initramfs-tools MODULES= policy; `list` uses initramfsModules only (fast, board-specific). */
   initramfsModules?: readonly string[];
   qemu: QemuBoot;

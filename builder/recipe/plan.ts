@@ -8,11 +8,12 @@
  */
 import { createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
-import { COMPRESSIONS, type AptSource, type BoardDef, type Compression, type ImageDef, type LayerDef, type PartitionDef, type ServiceDef, type VarSpec, type VarValues } from './define.ts';
+import { COMPRESSIONS, type AptSource, type BlobSource, type BoardDef, type Compression, type ImageDef, type LayerDef, type PartitionDef, type ServiceDef, type VarSpec, type VarValues } from './define.ts';
 import type { Registry } from './registry.ts';
 import { SUMS } from '../release/sums.ts';
 import { RecipeError, type RecipeProblem } from '../errors.ts';
 import { closeMatches, IMAGE_NAME_PATTERN } from './schema.ts';
+import { rawRegionProblems } from './raw-regions.ts';
 import { defaultsOf, envName, envValue, HOST_SIDE_TYPES, varSchema } from './vars.ts';
 import type { ResolvedZim, ZimRequest } from '../content/types.ts';
 import type { AppRequest, ResolvedApp } from '../apps/types.ts';
@@ -99,6 +100,20 @@ export interface PlannedApps {
   imageCatalog: string | null;
 }
 
+/** A board's raw region (RawRegion) with its defaults filled in, for the bootloader-blobs and
+ *  disk steps and the manifest. */
+export interface PlannedRawRegion {
+  name: string;
+  /** sha256 in lower case. */
+  source: BlobSource;
+  /** Byte offset on the disk. */
+  offset: number;
+  /** Bytes of the file skipped first. */
+  skip: number;
+  /** Bytes written; null: the rest of the file after skip (known once it is fetched). */
+  count: number | null;
+}
+
 export interface PlanStep {
   name: string;
   description: string;
@@ -129,6 +144,9 @@ export interface Plan {
   /** Free space left on the root file system when it is sized from its content: 256 MiB and
    *  what the layers ask for (LayerDef.rootFreeMiB). */
   rootFreeMiB: number;
+  /** Bootloader bytes written outside the partitions, from the board (BoardDef.rawRegions), in
+   *  board order; empty for most boards. */
+  rawRegions: PlannedRawRegion[];
   /** MBR disk signature (dos) or disk GUID (gpt), derived from the recipe. */
   diskId: string;
   /** SOURCE_DATE_EPOCH of the build; null until the package set is resolved, when not given. */
@@ -235,6 +253,7 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
   if (board) {
     const roots = board.partitions.filter((p) => p.mountpoint === '/');
     if (roots.length !== 1) problems.push({ path: '/board', message: `board "${board.name}" must have exactly one partition mounted at /` });
+    problems.push(...rawRegionProblems(board));
   }
   if (problems.length || !board) throw new RecipeError(recipeFile, problems);
 
@@ -284,6 +303,13 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
     partitions.push(partition);
     content = { partition, sets, resolved: null };
   }
+  const rawRegions: PlannedRawRegion[] = (board.rawRegions ?? []).map((r) => ({
+    name: r.name,
+    source: { ...r.source, sha256: r.source.sha256.toLowerCase() },
+    offset: r.offset,
+    skip: r.skip ?? 0,
+    count: r.count ?? null,
+  }));
   const packages = [...new Set([...board.packages, ...layers.flatMap((l) => l.packages)])].sort();
   const img = `${image.name}.img`;
   const wanted = options.compress ?? image.compress ?? COMPRESSIONS;
@@ -305,6 +331,7 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
     apps,
     rootFreeMiB: 256 + image.layers.reduce((sum, name) => sum + (registry.layers.get(name)?.rootFreeMiB ?? 0), 0),
     content,
+    rawRegions,
     diskId: board.partitionTable === 'dos' ? `0x${derivedHex(seed, 'disk', 8)}` : derivedUuid(seed, 'disk').toUpperCase(),
     sourceDateEpoch: options.sourceDateEpoch,
     output: {
@@ -321,6 +348,7 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
       { name: 'host-tools', description: 'check host tools; enable qemu-user binfmt for a foreign architecture' },
       ...(aptSources.length ? [{ name: 'apt-sources', description: `${aptSources.map((a) => a.name).join(', ')}: fetch each key, check its pinned fingerprint` }] : []),
       { name: 'packages', description: `resolve the exact package versions (apt, simulated)${options.sourceDateEpoch === null ? " and date the build from the suite's Release file" : ''}` },
+      ...(rawRegions.length ? [{ name: 'bootloader-blobs', description: `${blobSummary(rawRegions)}: download and verify by sha256 (cached)` }] : []),
       ...(content ? [{ name: 'content', description: `${contentSummary(sets)}: download and verify, ${CONTENT_PARTITION.label} partition (cached)` }] : []),
       { name: 'bootstrap', description: `mmdebstrap ${image.suite ?? 'bookworm'} ${board.arch} with ${packages.length} packages` },
       { name: 'initramfs', description: `initramfs once (${board.initramfsModules?.length ? `MODULES=list, ${board.initramfsModules.length} modules` : 'MODULES=most'}), ${board.bootloader} boot files` },
@@ -330,7 +358,7 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
       ]),
       { name: 'finalize', description: 'initramfs again if a layer changed its inputs; strip build leftovers, clamp file dates' },
       { name: 'filesystems', description: partitions.map((p) => `${p.fs} ${p.label}`).join(', ') },
-      { name: 'disk', description: `${board.partitionTable} partition table, partitions placed with dd` },
+      { name: 'disk', description: `${board.partitionTable} partition table, partitions placed with dd${rawRegions.length ? `, then ${rawRegions.length} raw region${rawRegions.length === 1 ? '' : 's'} (${rawRegions.map((r) => r.name).join(', ')})` : ''}` },
       { name: 'bmap', description: 'block map for bmaptool' },
       ...(compress.length ? [{ name: 'compress', description: compress.map((c) => (c === 'xz' ? 'xz -T0 -6' : 'zstd -T0 -12')).join(', ') }] : []),
       { name: 'checksum', description: `manifest, package list, sha256 of every output (SHA256SUMS), then each under its final name` },
@@ -342,6 +370,11 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
 function hostSide(layer: LayerDef, key: string): boolean {
   const spec: VarSpec | undefined = layer.vars?.[key];
   return (!!spec && HOST_SIDE_TYPES.has(spec.type)) || key === layer.content?.catalogVar || key === layer.apps?.catalogVar;
+}
+
+function blobSummary(regions: PlannedRawRegion[]): string {
+  const files = new Set(regions.map((r) => r.source.sha256)).size;
+  return `${files} bootloader file${files === 1 ? '' : 's'} for ${regions.map((r) => r.name).join(', ')}`;
 }
 
 function contentSummary(sets: ContentSet[]): string {

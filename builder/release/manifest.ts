@@ -49,8 +49,9 @@ export interface Manifest {
   /** Every package installed, from the exact set the build resolved. */
   packages: { name: string; version: string; arch: string }[];
   /** Files fetched from outside Debian's archive: ZIM files (`content/<dir>/<file>`), YunoHost
-   *  app sources (`apps/<app>/<source>`), app packages (git revision, which is their checksum). */
-  downloads: { what: string; url: string; sha256?: string; gitRevision?: string; size: number | null }[];
+   *  app sources (`apps/<app>/<source>`), app packages (git revision, which is their checksum),
+   *  the board's bootloader files (`bootloader/<raw region>`, with their licence when known). */
+  downloads: { what: string; url: string; sha256?: string; gitRevision?: string; licence?: string; size: number | null }[];
   partitionTable: { label: string; id: string; partitions: ManifestPartition[] };
   outputs: ManifestOutput[];
 }
@@ -110,6 +111,9 @@ export async function buildManifest(
         { what: `apps/${a.id}`, url: a.gitUrl, gitRevision: a.revision, size: null },
         ...a.sources.map((src) => ({ what: `apps/${a.id}/${src.id}`, url: src.url, sha256: src.sha256, size: null })),
       ]),
+      ...plan.rawRegions.map((r) => ({
+        what: `bootloader/${r.name}`, url: r.source.url, sha256: r.source.sha256, ...(r.source.licence ? { licence: r.source.licence } : {}), size: null,
+      })),
     ],
     partitionTable: {
       label: plan.board.partitionTable,
