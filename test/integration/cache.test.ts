@@ -60,7 +60,7 @@ describe(`rebuilding ${RECIPE} from the step cache, in another checkout`, () => 
     expect(unchanged.code, unchanged.stderr).toBe(0);
     expect(skipped(unchanged)).toEqual(ROOTFS_STEPS(unchanged));
     // content: the (empty) content partition, taken from its own cache
-    expect(started(unchanged)).toEqual(['host-tools', 'packages', 'content', 'filesystems', 'disk', 'checksum']);
+    expect(started(unchanged)).toEqual(['host-tools', 'packages', 'content', 'filesystems', 'disk', 'bmap', 'checksum']);
     expect(await sha256Of(join(out, 'unchanged'), RECIPE)).toBe(await sha256Of(await imagesDir(), RECIPE));
   });
 
@@ -70,7 +70,7 @@ describe(`rebuilding ${RECIPE} from the step cache, in another checkout`, () => 
     const top = steps.indexOf('layer:kiwix');
     expect(top).toBeGreaterThan(0);
     expect(skipped(changed)).toEqual(steps.slice(0, top));
-    expect(started(changed)).toEqual(['host-tools', 'packages', 'content', ...steps.slice(top), 'filesystems', 'disk', 'checksum']);
+    expect(started(changed)).toEqual(['host-tools', 'packages', 'content', ...steps.slice(top), 'filesystems', 'disk', 'bmap', 'checksum']);
     // the initramfs does not depend on that file: finalize does not build it again
     const finalizeOutput = changed.events.filter((e) => e.type === 'output' && e.step === 'finalize').map((e) => e.line);
     expect(finalizeOutput.join('\n')).not.toMatch(/building it again/);
