@@ -16,7 +16,7 @@
  *   imagerRepository(images, 'https://example.org/clic');
  *   // { os_list: [{ name: 'clic-rpi4', url: 'https://example.org/clic/clic-rpi4.img.xz', … }] }
  */
-import { deflateSync } from 'node:zlib';
+import { crc32, deflateSync } from 'node:zlib';
 import type { ReleaseImage } from './index.ts';
 
 export const IMAGER_REPOSITORY = 'os_list_clic.json';
@@ -55,18 +55,6 @@ export function imagerRepository(images: ReleaseImage[], baseUrl: string): { os_
         devices: [...i.board.imagerDevices],
       })),
   };
-}
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(bytes: Buffer): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 function pngChunk(type: string, data: Buffer): Buffer {
