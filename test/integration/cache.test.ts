@@ -10,6 +10,7 @@ import { appendFile, cp, mkdtemp, readdir, readFile, rm, symlink, writeFile } fr
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { PROJECT_ROOT } from '../../builder/recipe/registry.ts';
 import { imagesDir, runBuild, TEST_CACHE, type BuildRun } from '../support/images.ts';
 
@@ -44,7 +45,8 @@ describe(`rebuilding ${RECIPE} from the step cache, in another checkout`, () => 
     out = join(project, 'out');
     const cli = join(project, 'bin/clic-image.js');
     unchanged = await runBuild(RECIPE, join(out, 'unchanged'), { cacheDir: TEST_CACHE, cli, log: join(await imagesDir(), `${RECIPE}.rebuild-unchanged.log`) });
-    await appendFile(join(project, CHANGED_FILE), '# changed by the cache test\n');
+    // a new change each run: the same change would be found in the step cache of an earlier run
+    await appendFile(join(project, CHANGED_FILE), `# changed by the cache test, ${randomUUID()}\n`);
     const t0 = Date.now();
     changed = await runBuild(RECIPE, join(out, 'changed'), { cacheDir: TEST_CACHE, cli, log: join(await imagesDir(), `${RECIPE}.rebuild-changed.log`) });
     changedMs = Date.now() - t0;
