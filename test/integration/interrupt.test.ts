@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBuild, TEST_CACHE } from '../support/images.ts';
@@ -75,6 +75,7 @@ describe('interrupting a build with SIGINT', () => {
       if (step === 'compress') expect(processesMentioning('xz --threads')).toEqual([]);
       expect(run.events.some((e) => e.type === 'build:end')).toBe(false);
       expect(readdirSync(out)).toEqual([]);
+      rmdirSync(out);
       expect(workDir).not.toBe('');
       expect(existsSync(workDir)).toBe(false);
       expect(mountsMentioning(workDir)).toEqual([]);
