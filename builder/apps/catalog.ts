@@ -25,7 +25,8 @@
  * without which YunoHost deems it obsolete and downloads the catalog again.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { writeFileAtomically } from '../files.ts';
 import { join } from 'node:path';
 import { AbortedError } from '../errors.ts';
 import { FetchError, fetchText, messageOf } from '../content/catalog-fetch.ts';
@@ -91,12 +92,6 @@ export function parseAppCatalog(text: string): AppCatalogDocument {
 
 export const appCatalogCopy = (cacheDir: string, url: string) => join(cacheDir, 'app-catalog', `${createHash('sha256').update(url).digest('hex')}.json`);
 
-async function keep(file: string, text: string): Promise<void> {
-  await mkdir(join(file, '..'), { recursive: true });
-  const partial = `${file}.${process.pid}.partial`;
-  await writeFile(partial, text);
-  await rename(partial, file);
-}
 
 const minute = (d: Date) => d.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
 
@@ -110,7 +105,7 @@ export async function loadAppCatalog(url: string, opts: LoadAppCatalogOptions): 
     const text = await fetchText(url, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? 120_000 });
     if (text === null) throw new FetchError(url, 'not found (HTTP 404)', 404);
     const document = parseAppCatalog(text);
-    await keep(copy, text).catch((err) => opts.onNotice?.(`could not keep a copy of the app catalog in ${copy} (${messageOf(err)}): the next build will need the network`));
+    await writeFileAtomically(copy, text).catch((err) => opts.onNotice?.(`could not keep a copy of the app catalog in ${copy} (${messageOf(err)}): the next build will need the network`));
     return catalogOf(url, document, false);
   } catch (err) {
     if (err instanceof AbortedError) throw err;

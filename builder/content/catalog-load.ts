@@ -14,7 +14,8 @@
  * answers that the book has none: a stale hash must not hide a book kiwix withdrew or broke.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { writeFileAtomically } from '../files.ts';
 import { join } from 'node:path';
 import { AbortedError } from '../errors.ts';
 import type { ResolveOptions } from './catalog.ts';
@@ -25,13 +26,6 @@ import { parseMetalink, parseSha256File, SHA256, type Metalink } from './metalin
 
 const sha256Of = (text: string) => createHash('sha256').update(text).digest('hex');
 
-/** Writes a file whole or not at all. */
-async function writeAtomically(file: string, text: string): Promise<void> {
-  await mkdir(join(file, '..'), { recursive: true });
-  const partial = `${file}.${process.pid}.partial`;
-  await writeFile(partial, text);
-  await rename(partial, file);
-}
 
 async function readKept(file: string): Promise<{ text: string; when: Date } | null> {
   try {
@@ -81,7 +75,7 @@ export async function loadCatalog(opts: ResolveOptions): Promise<Catalog> {
     const xml = await fetchText(url, opts);
     if (xml === null) throw new FetchError(url, 'not found (HTTP 404)', 404);
     const entries = parseCatalog(xml, url);
-    await writeAtomically(copy, xml).catch((err) => opts.onNotice?.(`could not keep a copy of the kiwix catalog in ${copy} (${messageOf(err)}): the next resolution will need the network`));
+    await writeFileAtomically(copy, xml).catch((err) => opts.onNotice?.(`could not keep a copy of the kiwix catalog in ${copy} (${messageOf(err)}): the next resolution will need the network`));
     return indexCatalog(root, entries, false);
   } catch (err) {
     if (err instanceof AbortedError) throw err;
@@ -168,6 +162,6 @@ export async function checksumOf(entry: CatalogEntry, catalog: Catalog, opts: Re
     throw new Problem(`no sha256 for ZIM "${entry.book}" (${entry.file}) from the catalog ${catalog.url}: ${failures.join('; ')}`);
   }
   const checksum: Checksum = { sha256, size: meta?.size ?? null, urls: [...new Set([entry.url, ...(meta?.urls ?? [])])] };
-  await writeAtomically(keptFile, `${JSON.stringify({ url: entry.url, ...checksum }, null, 2)}\n`).catch(() => {});
+  await writeFileAtomically(keptFile, `${JSON.stringify({ url: entry.url, ...checksum }, null, 2)}\n`).catch(() => {});
   return checksum;
 }

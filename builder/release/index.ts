@@ -24,12 +24,13 @@
  *   index.files;   // ['os_list_clic.json', 'clic-icon.png', 'images.json', 'index.html']
  *   index.skipped; // []
  */
-import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manifest } from './manifest.ts';
 import { renderReleasePage } from './page.ts';
 import { clicIconPng, fileUrl, ICON_FILE, IMAGER_REPOSITORY, imagerRepository } from './pi-imager.ts';
-import { SUMS } from './sums.ts';
+import { SIGNATURE_FILES } from './sums.ts';
+import { writeFileAtomically } from '../files.ts';
 
 export class ReleaseError extends Error {}
 
@@ -73,8 +74,6 @@ export interface ReleaseIndex {
 export const IMAGES_JSON = 'images.json';
 export const PAGE = 'index.html';
 const MANIFEST_SUFFIX = '.manifest.json';
-/** Any detached signature of SHA256SUMS a publisher may put beside it. */
-const SIGNATURES = [`${SUMS}.asc`, `${SUMS}.gpg`, `${SUMS}.minisig`];
 const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -181,12 +180,6 @@ function imagesJson(images: ReleaseImage[], baseUrl: string | undefined) {
   };
 }
 
-async function writeAtomically(dir: string, file: string, content: string | Buffer): Promise<void> {
-  const path = join(dir, file);
-  await writeFile(`${path}.partial`, content);
-  await rename(`${path}.partial`, path);
-}
-
 export async function writeReleaseIndex(dir: string, options: ReleaseIndexOptions = {}): Promise<ReleaseIndex> {
   const entries = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
     throw new ReleaseError(`cannot read the folder ${dir}: ${e.code ?? e.message}`);
@@ -209,21 +202,21 @@ export async function writeReleaseIndex(dir: string, options: ReleaseIndexOption
   if (!repository) skipped.push(`${IMAGER_REPOSITORY}: needs --base-url (Raspberry Pi Imager wants absolute URLs)`);
   else if (repository.os_list.length === 0) skipped.push(`${IMAGER_REPOSITORY}: no image is for Raspberry Pi Imager (no board names Imager devices)`);
   else {
-    await writeAtomically(dir, IMAGER_REPOSITORY, JSON.stringify(repository, null, 2) + '\n');
-    await writeAtomically(dir, ICON_FILE, clicIconPng());
+    await writeFileAtomically(join(dir, IMAGER_REPOSITORY), JSON.stringify(repository, null, 2) + '\n');
+    await writeFileAtomically(join(dir, ICON_FILE), clicIconPng());
     files.push(IMAGER_REPOSITORY, ICON_FILE);
   }
 
-  await writeAtomically(dir, IMAGES_JSON, JSON.stringify(imagesJson(images, baseUrl), null, 2) + '\n');
+  await writeFileAtomically(join(dir, IMAGES_JSON), JSON.stringify(imagesJson(images, baseUrl), null, 2) + '\n');
   files.push(IMAGES_JSON);
 
-  const signatures = options.signature !== undefined ? (options.signature ? [options.signature] : []) : SIGNATURES.filter((s) => entries.includes(s));
+  const signatures = options.signature !== undefined ? (options.signature ? [options.signature] : []) : Object.values(SIGNATURE_FILES).filter((s) => entries.includes(s));
   const page = renderReleasePage(images, {
     title: options.title ?? 'CLIC images',
     imagerRepository: files.includes(IMAGER_REPOSITORY) ? fileUrl(baseUrl!, IMAGER_REPOSITORY) : null,
     signatures,
   });
-  await writeAtomically(dir, PAGE, page);
+  await writeFileAtomically(join(dir, PAGE), page);
   files.push(PAGE);
   return { images, files, skipped };
 }

@@ -4,7 +4,8 @@
  *
  *   await updateSums('out', [{ file: 'clic-rpi4.img', sha256: '3f5a…' }], (f) => f.startsWith('clic-rpi4.'));
  */
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { writeFileAtomically } from '../files.ts';
 import { join } from 'node:path';
 
 export const SUMS = 'SHA256SUMS';
@@ -51,9 +52,8 @@ export function updateSums(dir: string, ours: SumEntry[], owned: (file: string) 
   const sums = join(dir, SUMS);
   const update = async () => {
     const previous = await readFile(sums, 'utf8').catch(() => '');
-    await writeFile(`${sums}.partial`, mergeSums(previous, ours, owned));
     for (const signature of Object.values(SIGNATURE_FILES)) await rm(join(dir, signature), { force: true });
-    await rename(`${sums}.partial`, sums);
+    await writeFileAtomically(sums, mergeSums(previous, ours, owned));
   };
   const next = (updates.get(dir) ?? Promise.resolve()).then(update, update);
   updates.set(dir, next.catch(() => undefined));
