@@ -11,14 +11,16 @@
  *  - raspi3b: kernel, initrd and DTB read from the image's own FAT partition (config.txt names
  *    them), kernel arguments from its cmdline.txt, the image as the SD card (size rounded up to
  *    a power of two, as QEMU requires); console on the mini-UART (second serial port).
- *  - aarch64-virt: the same files from the FAT partition on the generic `virt` machine, for
- *    boards QEMU cannot emulate (Pi 4 on QEMU < 9); console forced to the virt UART.
+ *  - aarch64-virt / arm-virt: the generic `virt` machine, for boards QEMU cannot emulate (Pi 4
+ *    on QEMU < 9, Odroids), booting the kernel and initrd the board's own bootloader would: the
+ *    Pi's config.txt and cmdline.txt, or u-boot's /boot/extlinux/extlinux.conf in the root
+ *    partition; QEMU's device tree instead of the board's; console forced to the virt UART.
  *
  *   const r = await bootImage({ image: 'out/clic-pc-x86_64.img', board, scratchDir: '/tmp/x' });
  *   r.matched; // true when "login:" appeared
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, copyFile, mkdir, stat } from 'node:fs/promises';
+import { access, copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { BoardDef } from './recipe/define.ts';
 import { runCommand } from './exec.ts';
@@ -127,6 +129,59 @@ async function extractEfiBootFiles(image: string, board: BoardDef, dir: string):
   return files;
 }
 
+/** The first entry of u-boot's extlinux.conf, as distro boot reads it. */
+export interface ExtlinuxEntry {
+  linux: string;
+  initrd: string;
+  /** `fdt` file, or `fdtdir` folder (u-boot then adds its own fdtfile name). */
+  fdt?: string;
+  fdtdir?: string;
+  append: string;
+}
+
+export function parseExtlinux(text: string): ExtlinuxEntry {
+  const entry = text.split(/^\s*label\s+/m)[1];
+  if (!entry) throw new Error('extlinux.conf has no "label" entry');
+  const field = (name: string) => entry.match(new RegExp(`^\\s*${name}\\s+(.+?)\\s*$`, 'm'))?.[1];
+  const linux = field('linux') ?? field('kernel');
+  if (!linux) throw new Error('the first entry of extlinux.conf names no kernel ("linux")');
+  const initrd = field('initrd');
+  if (!initrd) throw new Error('the first entry of extlinux.conf names no initrd');
+  return { linux, initrd, fdt: field('fdt'), fdtdir: field('fdtdir'), append: field('append') ?? '' };
+}
+
+/** The partition u-boot's distro boot scans: the bootable one (or, with none, the root). */
+async function extlinuxPartition(image: string, board: BoardDef): Promise<string> {
+  const { stdout } = await runCommand(['sfdisk', '--json', image]);
+  const table = JSON.parse(stdout) as { partitiontable: { sectorsize?: number; partitions: { start: number }[] } };
+  const bootable = board.partitions.findIndex((p) => p.bootable);
+  const index = bootable >= 0 ? bootable : board.partitions.findIndex((p) => p.mountpoint === '/');
+  return `${image}?offset=${table.partitiontable.partitions[index].start * (table.partitiontable.sectorsize ?? 512)}`;
+}
+
+/** Reads extlinux.conf from the image (no mount: debugfs) and extracts the files its first entry
+ *  names; paths are from the root of that partition, as u-boot sees them. */
+export async function extractExtlinuxBootFiles(image: string, board: BoardDef, dir: string): Promise<BootFiles & { entry: ExtlinuxEntry }> {
+  const part = await extlinuxPartition(image, board);
+  const dump = async (path: string, to: string) => {
+    await runCommand(['debugfs', '-R', `dump ${path} ${to}`, part]);
+    // debugfs reports a missing file on stderr and still exits 0
+    if (!(await stat(to).then((s) => s.size > 0, () => false))) throw new Error(`${image}: ${path} is missing or empty in the boot partition`);
+  };
+  await dump('/boot/extlinux/extlinux.conf', join(dir, 'extlinux.conf'));
+  const entry = parseExtlinux(await readFile(join(dir, 'extlinux.conf'), 'utf8'));
+  const files = { kernel: join(dir, 'kernel'), initrd: join(dir, 'initrd'), cmdline: entry.append, entry };
+  await dump(entry.linux, files.kernel);
+  await dump(entry.initrd, files.initrd);
+  if (entry.fdt) await dump(entry.fdt, join(dir, 'board.dtb'));
+  return { ...files, ...(entry.fdt ? { dtb: join(dir, 'board.dtb') } : {}) };
+}
+
+/** Kernel, initrd and arguments of a board booted on QEMU's virt machine. */
+async function virtBootFiles(image: string, board: BoardDef, dir: string): Promise<BootFiles> {
+  return board.bootloader === 'u-boot-extlinux' ? extractExtlinuxBootFiles(image, board, dir) : extractPiBootFiles(image, board, dir);
+}
+
 const nextPowerOfTwo = (n: number) => 2 ** Math.ceil(Math.log2(n));
 
 async function qemuArgv(opts: VmOptions, accel: 'kvm' | 'tcg'): Promise<string[]> {
@@ -169,11 +224,14 @@ async function qemuArgv(opts: VmOptions, accel: 'kvm' | 'tcg'): Promise<string[]
         '-serial', 'null', '-serial', 'stdio',
       ];
     }
-    case 'aarch64-virt': {
-      const f = await extractPiBootFiles(image, board, scratchDir);
+    case 'aarch64-virt':
+    case 'arm-virt': {
+      const f = await virtBootFiles(image, board, scratchDir);
       const cmdline = f.cmdline.split(/\s+/).filter((a) => !a.startsWith('console=')).concat(`console=${board.qemu.console}`, ...extraArgs).join(' ');
+      // 32-bit: a Cortex-A15 as the XU4's, no memory above 4 GiB for a kernel without LPAE
+      const machine = board.qemu.machine === 'arm-virt' ? ['qemu-system-arm', ...common, '-M', 'virt,highmem=off', '-cpu', 'cortex-a15'] : ['qemu-system-aarch64', ...common, '-M', 'virt', '-cpu', 'cortex-a72'];
       return [
-        'qemu-system-aarch64', ...common, '-M', 'virt', '-cpu', 'cortex-a72', '-smp', '2', '-m', mem,
+        ...machine, '-smp', '2', '-m', mem,
         '-kernel', f.kernel, '-initrd', f.initrd, '-append', cmdline,
         '-drive', `file=${overlay},if=virtio,format=qcow2`, ...drives('virtio'), '-serial', 'stdio',
         ...nic('virtio-net-pci'),

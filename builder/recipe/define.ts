@@ -124,9 +124,11 @@ export interface PartitionDef {
 }
 
 export interface QemuBoot {
-  /** `virt-uefi`: x86_64 with OVMF; `raspi3b`: kernel, DTB and initrd read from the image's FAT
-   *  partition; `virt-direct`: arm64 `virt` machine, kernel and initrd from the FAT partition. */
-  machine: 'x86_64-uefi' | 'raspi3b' | 'aarch64-virt';
+  /** `x86_64-uefi`: x86_64 with OVMF; `raspi3b`: kernel, DTB and initrd read from the image's FAT
+   *  partition; `aarch64-virt` / `arm-virt`: QEMU's generic arm64 / 32-bit arm machine, for
+   *  boards QEMU cannot emulate, booting the kernel and initrd the board's bootloader would
+   *  (named by the Pi's config.txt, or by u-boot's extlinux.conf) with its own device tree. */
+  machine: 'x86_64-uefi' | 'raspi3b' | 'aarch64-virt' | 'arm-virt';
   /** Path of the DTB inside the boot partition, for machines that need one. */
   dtb?: string;
   /** Console device on that machine's serial port. */
@@ -134,7 +136,7 @@ export interface QemuBoot {
   memoryMiB: number;
 }
 
-export type BootloaderKind = 'raspi-firmware' | 'systemd-boot-efi';
+export type BootloaderKind = 'raspi-firmware' | 'systemd-boot-efi' | 'u-boot-extlinux';
 
 /** A file fetched by URL and pinned by its sha256, for what Debian does not ship (e.g. a
  *  board's prebuilt u-boot). Downloaded through the project's downloader, cached by sha256. */
@@ -145,6 +147,9 @@ export interface BlobSource {
   sha256: string;
   /** Its licence (e.g. `GPL-2.0+`), for the README and the release manifest. */
   licence?: string;
+  /** Set when no file could be pinned yet (url and sha256 then empty): why, and what to pin.
+   *  Any build of the board stops at plan time with this text. */
+  unpinned?: string;
 }
 
 /**
@@ -185,6 +190,14 @@ export interface BoardDef {
   /** Partitions in disk order; exactly one has mountpoint `/`. */
   partitions: readonly PartitionDef[];
   bootloader: BootloaderKind;
+  /** Device tree the bootloader hands to the kernel, as a path under the kernel's DTB folder
+   *  (`/usr/lib/linux-image-<version>/`), e.g. `amlogic/meson-sm1-odroid-c4.dtb`; used by
+   *  u-boot-extlinux (without it, u-boot picks one by its own `fdtfile` setting). */
+  deviceTree?: string;
+  /** Files the board's u-boot reads besides extlinux.conf (absolute path inside the image →
+   *  text), e.g. the XU4's /boot/boot.ini that hands over to distro boot; written with the
+   *  bootloader's settings, by the initramfs step. */
+  bootFiles?: Readonly<Record<string, string>>;
   /** Bootloader bytes written at fixed offsets of the disk, outside the partitions (see
    *  RawRegion), in this order after the partition table; fetched by the bootloader-blobs step. */
   rawRegions?: readonly RawRegion[];

@@ -12,6 +12,7 @@ import { COMPRESSIONS, type AptSource, type BlobSource, type BoardDef, type Comp
 import type { Registry } from './registry.ts';
 import { SUMS } from '../release/sums.ts';
 import { RecipeError, type RecipeProblem } from '../errors.ts';
+import { bootloaderProblems } from '../bootloaders/index.ts';
 import { closeMatches, IMAGE_NAME_PATTERN } from './schema.ts';
 import { rawRegionProblems } from './raw-regions.ts';
 import { defaultsOf, envName, envValue, HOST_SIDE_TYPES, varSchema } from './vars.ts';
@@ -253,7 +254,7 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
   if (board) {
     const roots = board.partitions.filter((p) => p.mountpoint === '/');
     if (roots.length !== 1) problems.push({ path: '/board', message: `board "${board.name}" must have exactly one partition mounted at /` });
-    problems.push(...rawRegionProblems(board));
+    problems.push(...rawRegionProblems(board), ...bootloaderProblems(board));
   }
   if (problems.length || !board) throw new RecipeError(recipeFile, problems);
 

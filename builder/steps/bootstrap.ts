@@ -21,8 +21,8 @@
  * Example: mmdebstrap --mode=unshare --variant=minbase --architectures=arm64
  *   --components=main,non-free-firmware --include=linux-image-arm64,raspi-firmware,… bookworm ROOTFS
  */
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { sourceDate, type Step, type StepContext } from '../step.ts';
 import { runCommand } from '../exec.ts';
 import { isForeign, qemuUserBinary } from './host-tools.ts';
@@ -30,12 +30,13 @@ import { bootloaders, fstab } from '../bootloaders/index.ts';
 import type { Plan } from '../recipe/plan.ts';
 import { hashTree } from '../cache/keys.ts';
 import { buildSourceParts, imageAptTree } from './apt-sources.ts';
+import { writeFiles, type FileContent } from '../files.ts';
 
 export function aptCacheDir(cacheDir: string, plan: Plan): string {
   return join(cacheDir, 'apt-archives', `${plan.suite}-${plan.board.arch}`);
 }
 
-export function preinstallFiles(plan: Plan): Record<string, { content: string; mode?: number }> {
+export function preinstallFiles(plan: Plan): Record<string, FileContent> {
   return {
     'etc/fstab': { content: fstab(plan) },
     ...bootloaders[plan.board.bootloader].preinstallFiles(plan),
@@ -149,12 +150,7 @@ export function bootstrapStep(cacheDir: string): Step {
     cacheInputs: bootstrapInputs,
     async run(ctx) {
       const preinstallDir = join(ctx.workDir, 'preinstall');
-      for (const [path, { content, mode }] of Object.entries(preinstallFiles(ctx.plan))) {
-        const file = join(preinstallDir, path);
-        await mkdir(dirname(file), { recursive: true });
-        await writeFile(file, content);
-        await chmod(file, mode ?? 0o644);
-      }
+      await writeFiles(preinstallDir, preinstallFiles(ctx.plan));
       const aptCache = aptCacheDir(cacheDir, ctx.plan);
       await mkdir(aptCache, { recursive: true });
       await rm(join(aptCache, 'partial'), { recursive: true, force: true });

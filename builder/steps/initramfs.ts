@@ -7,6 +7,10 @@
  * DTBs and boot configuration into the boot partition's folder. It records a fingerprint of
  * everything an initramfs is made from; finalize builds it again only if a layer changed that.
  *
+ * Board settings the boot hooks read then (the bootloader's configureFiles, e.g. u-boot-menu's
+ * /etc/default/u-boot) are written first: they are not in the bootstrap, which boards that
+ * differ only by them share.
+ *
  * Options (from the board): initramfsModules — when given, MODULES=list with only these modules
  * (and their dependencies): seconds instead of minutes under emulation; otherwise
  * initramfs-tools' default MODULES=most.
@@ -16,6 +20,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { chrootArgv } from '../chroot.ts';
 import { sourceDate, type Step, type StepContext } from '../step.ts';
+import { bootloaders } from '../bootloaders/index.ts';
+import { writeFiles, type FileContent } from '../files.ts';
+import type { Plan } from '../recipe/plan.ts';
 
 const RESTORE_AND_BUILD = `
 rm -f /usr/sbin/update-initramfs
@@ -31,6 +38,7 @@ export const INITRAMFS_INPUTS = [
   // initramfs-tools' udev hook takes udev.conf and rules of fixed names, mostly from usr/lib/udev
   'etc/udev/udev.conf', 'usr/lib/udev', 'usr/bin', 'usr/sbin',
   'etc/fstab', 'etc/crypttab', 'etc/default/raspi-firmware', 'etc/default/raspi-extra-cmdline',
+  'etc/default/u-boot', 'etc/u-boot-menu',
 ];
 
 /** Where the fingerprint waits, inside the image, until finalize reads and removes it. */
@@ -53,18 +61,26 @@ export async function recordedFingerprint(ctx: StepContext): Promise<string | nu
   return readFile(join(ctx.rootfs, FINGERPRINT_FILE), 'utf8').then((s) => s.trim(), () => null);
 }
 
-export async function writeModuleList(ctx: StepContext): Promise<void> {
-  const modules = ctx.plan.board.initramfsModules;
-  if (!modules?.length) return;
-  await writeFile(join(ctx.rootfs, 'etc/initramfs-tools/conf.d/clic-modules'), '# written by clic-image: only the modules of /etc/initramfs-tools/modules\nMODULES=list\n');
-  await writeFile(join(ctx.rootfs, 'etc/initramfs-tools/modules'), `# written by clic-image for board ${ctx.plan.board.name}\n${modules.join('\n')}\n`);
+/** Files the step writes before building: the board's module list, the bootloader's settings. */
+export function boardFiles(plan: Plan): Record<string, FileContent> {
+  const modules = plan.board.initramfsModules;
+  return {
+    ...(modules?.length
+      ? {
+          'etc/initramfs-tools/conf.d/clic-modules': { content: '# written by clic-image: only the modules of /etc/initramfs-tools/modules\nMODULES=list\n' },
+          'etc/initramfs-tools/modules': { content: `# written by clic-image for board ${plan.board.name}\n${modules.join('\n')}\n` },
+        }
+      : {}),
+    ...(bootloaders[plan.board.bootloader].configureFiles?.(plan) ?? {}),
+  };
 }
+
 
 export const initramfsStep: Step = {
   name: 'initramfs',
   async cacheInputs(ctx) {
     return {
-      modules: ctx.plan.board.initramfsModules ?? null,
+      boardFiles: boardFiles(ctx.plan),
       script: RESTORE_AND_BUILD,
       chroot: chrootArgv('<rootfs>', '<script>'),
       inputs: INITRAMFS_INPUTS,
@@ -73,7 +89,7 @@ export const initramfsStep: Step = {
     };
   },
   async run(ctx) {
-    await writeModuleList(ctx);
+    await writeFiles(ctx.rootfs, boardFiles(ctx.plan));
     await ctx.run(chrootArgv(ctx.rootfs, RESTORE_AND_BUILD, { SOURCE_DATE_EPOCH: String(sourceDate(ctx)) }));
     const file = join(ctx.rootfs, FINGERPRINT_FILE);
     await mkdir(dirname(file), { recursive: true });

@@ -1,11 +1,28 @@
 /**
- * Global setup of the integration and boot tiers: builds the images they share, once.
- * Tests find them with imagesDir() from test/support/images.ts.
+ * Global setup of the integration and boot tiers: builds the images they share, once, in two
+ * chains side by side (emulated builds use about one core each; one architecture per chain at
+ * a time, as their apt caches are per architecture): the Pi image then the arm64 Odroid boards,
+ * beside the PC image then the armhf XU4. Tests find them with imagesDir() from
+ * test/support/images.ts and ensureOdroidImages() from test/support/odroid-images.ts.
  */
-import { ensureImages } from './images.ts';
-
-export const SHARED_IMAGES = ['clic-pc-x86_64', 'clic-rpi4'];
+import { ensureImages, pruneTestCache } from './images.ts';
+import { ensureOdroidImages } from './odroid-images.ts';
 
 export default async function setup(): Promise<void> {
-  await ensureImages(SHARED_IMAGES);
+  await ensureImages([]);
+  const chains = [
+    async () => {
+      await ensureImages(['clic-rpi4'], { prune: false });
+      await ensureOdroidImages(['odroid-c4', 'odroid-n2', 'odroid-hc4'], { prune: false });
+    },
+    async () => {
+      await ensureImages(['clic-pc-x86_64'], { prune: false });
+      await ensureOdroidImages(['odroid-xu4'], { prune: false });
+    },
+  ];
+  // both chains end before setup returns, even when one fails
+  const results = await Promise.allSettled(chains.map((chain) => chain()));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  await pruneTestCache();
 }

@@ -17,7 +17,7 @@ export const ARTIFACTS = join(PROJECT_ROOT, 'test/.artifacts');
 /** Cache directory (step cache, apt archives) of the images the tiers share; kept between runs
  *  (its entries are keyed by content) and bounded after each setup. */
 export const TEST_CACHE = join(PROJECT_ROOT, 'test/.cache');
-const TEST_CACHE_MAX_BYTES = 12 * 2 ** 30;
+const TEST_CACHE_MAX_BYTES = 20 * 2 ** 30;
 export const CLI = join(PROJECT_ROOT, 'bin/clic-image.js');
 const SOURCES = ['builder', 'recipes', 'overlays', 'package-lock.json'];
 
@@ -91,7 +91,14 @@ export async function imagesDir(): Promise<string> {
   return join(ARTIFACTS, await sourceStamp());
 }
 
-export async function ensureImages(names: string[]): Promise<string> {
+/** Bounds the test cache (least recently used steps first); not while a build runs beside. */
+export async function pruneTestCache(): Promise<void> {
+  await new StepCache(join(TEST_CACHE, 'steps')).prune({ maxBytes: TEST_CACHE_MAX_BYTES });
+}
+
+/** Builds the missing shared images, one after the other; `prune: false` when other builds run
+ *  beside (the caller prunes once they are done). */
+export async function ensureImages(names: string[], opts: { prune?: boolean } = {}): Promise<string> {
   const stamp = await sourceStamp();
   const dir = join(ARTIFACTS, stamp);
   await mkdir(dir, { recursive: true });
@@ -105,6 +112,6 @@ export async function ensureImages(names: string[]): Promise<string> {
     if (run.code !== 0) throw new Error(`building ${name} failed (exit ${run.code}):\n${run.stderr.slice(-3000)}`);
     await writeFile(join(dir, `${name}.build-ms`), String(Date.now() - started));
   }
-  await new StepCache(join(TEST_CACHE, 'steps')).prune({ maxBytes: TEST_CACHE_MAX_BYTES });
+  if (opts.prune !== false) await pruneTestCache();
   return dir;
 }

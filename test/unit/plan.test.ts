@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { layerGenerator, resolvePlan, withSourceDate, type Plan } from '../../builder/recipe/plan.ts';
-import { image, OPTIONS, projectRegistry, testRegistry } from './helpers/registries.ts';
+import { image, OPTIONS, plannableRegistry, testRegistry } from './helpers/registries.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ids = (p: Plan) => [p.diskId, ...p.partitions.map((x) => x.fsId)];
@@ -113,7 +113,7 @@ describe('derived ids', () => {
   });
 
   it('differ between the shipped images', async () => {
-    const r = await projectRegistry();
+    const r = await plannableRegistry();
     const all = [...r.images.values()].flatMap((img) => ids(resolvePlan(img, `${img.name}.ts`, r, OPTIONS)));
     expect(all.length).toBeGreaterThan(r.images.size);
     expect(new Set(all).size).toBe(all.length);

@@ -27,7 +27,7 @@ import { partitionFile } from '../../builder/steps/filesystems.ts';
 import { downloadCacheDir } from '../../builder/steps/content.ts';
 import { buildManifest } from '../../builder/release/manifest.ts';
 import { serveDir, type StaticServer } from '../support/static-server.ts';
-import { board, image, OPTIONS, testRegistry } from './helpers/registries.ts';
+import { board, image, OPTIONS, plannableRegistry, testRegistry } from './helpers/registries.ts';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -367,5 +367,34 @@ describe('refusals in the recipe (resolvePlan)', () => {
       { name: 'b', source: src(), offset: 5 * MIB, skip: -1 },
     ]);
     expect(found.map((p) => p.path).sort()).toEqual([at(0, 'offset'), at(0, 'source/sha256'), at(0, 'source/url'), at(1, 'skip')]);
+  });
+});
+
+describe('the Odroid boards as shipped', async () => {
+  const registry = await plannableRegistry();
+  const planOf = (name: string) => resolvePlan(registry.images.get(name)!, `${name}.ts`, registry, OPTIONS);
+
+  it('odroid-xu4: Hardkernel\'s four files, at their pinned sizes, fit at sectors 1, 31, 63 and 1503 before the first partition', () => {
+    const plan = planOf('clic-odroid-xu4');
+    const layout = diskLayout(plan, plan.partitions.map(() => 64));
+    // sizes of the pinned files (bl1, bl2, u-boot, tzsw), as Hardkernel's sd_fuse folder has them
+    const placed = placeRawRegions(plan, layout, [15616, 14592, 616568, 262144]);
+    expect(placed.map((p) => [p.name, p.offset / SECTOR])).toEqual([['bl1', 1], ['bl2', 31], ['u-boot', 63], ['tzsw', 1503]]);
+    // bl1's file is 30.5 sectors: as with Hardkernel's sd_fusing.sh, bl2 at sector 31 wins
+    expect(placed[0].count).toBe(30 * SECTOR);
+    for (let i = 1; i < placed.length; i++) expect(placed[i - 1].offset + placed[i - 1].count).toBeLessThanOrEqual(placed[i].offset);
+    expect(placed.at(-1)!.offset + placed.at(-1)!.count).toBeLessThanOrEqual(layout.entries[0].startMiB * MIB);
+    // a u-boot grown past sector 1503 runs into the TrustZone firmware
+    expect(() => placeRawRegions(plan, layout, [15616, 14592, (1503 - 63) * SECTOR + 1, 262144])).toThrow(/"u-boot".*"tzsw"|"tzsw".*"u-boot"/);
+  });
+
+  it.each(['clic-odroid-c4', 'clic-odroid-n2', 'clic-odroid-hc4'])('%s: u-boot at 0–439 and from byte 512, the MBR table between them', (name) => {
+    const plan = planOf(name);
+    const layout = diskLayout(plan, plan.partitions.map(() => 64));
+    const size = 1_000_000; // about an Amlogic u-boot with its FIP
+    const placed = placeRawRegions(plan, layout, plan.rawRegions.map(() => size));
+    expect(placed.map((p) => [p.name, p.offset, p.skip, p.count])).toEqual([['u-boot-head', 0, 0, 440], ['u-boot', 512, 512, size - 512]]);
+    expect(new Set(plan.rawRegions.map((r) => r.source.sha256)).size).toBe(1);
+    expect(layout.entries[0].startMiB * MIB).toBeGreaterThanOrEqual(4 * MIB);
   });
 });

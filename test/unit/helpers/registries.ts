@@ -5,12 +5,24 @@
 import { defineBoard, defineImage, defineLayer, type BoardDef, type ImageDef, type LayerDef } from '../../../builder/recipe/define.ts';
 import { loadRegistry, type Registry } from '../../../builder/recipe/registry.ts';
 import type { BuildOptions } from '../../../builder/recipe/plan.ts';
+import { withStandInBlobs } from '../../support/odroid-images.ts';
 
 export const OPTIONS: BuildOptions = { outDir: '/tmp/clic-out', sourceDateEpoch: 1_700_000_000 };
 
 let shipped: Promise<Registry> | undefined;
 /** The project's registry (recipes/), loaded once per test file. */
 export const projectRegistry = () => (shipped ??= loadRegistry());
+
+/** Whether a board waits for a bootloader file to be pinned (its builds stop at plan time). */
+export const hasUnpinnedBlobs = (b: BoardDef) => (b.rawRegions ?? []).some((r) => r.source.unpinned !== undefined);
+
+/** The project's registry with the unpinned bootloader files of its boards given stand-in pins
+ *  (never fetched by unit tests), so that every shipped image plans. */
+export async function plannableRegistry(): Promise<Registry> {
+  const r = await projectRegistry();
+  const standIn = (b: BoardDef) => withStandInBlobs(b, 'http://127.0.0.1:9/stand-in');
+  return { ...r, boards: new Map([...r.boards].map(([n, b]) => [n, hasUnpinnedBlobs(b) ? standIn(b) : b])) };
+}
 
 /** The project's registry plus an `unused-extra` layer that no shipped image uses. */
 export async function registryWithUnusedLayer(): Promise<Registry> {
