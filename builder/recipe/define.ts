@@ -147,6 +147,9 @@ export interface BlobSource {
   sha256: string;
   /** Its licence (e.g. `GPL-2.0+`), for the README and the release manifest. */
   licence?: string;
+  /** When the URL is a Debian package (.deb) holding the file: its path in the package, e.g.
+   *  `usr/lib/u-boot/odroid-c4/u-boot.bin`; the sha256 is then the package's. */
+  member?: string;
   /** Set when no file could be pinned yet (url and sha256 then empty): why, and what to pin.
    *  Any build of the board stops at plan time with this text. */
   unpinned?: string;

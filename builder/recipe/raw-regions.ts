@@ -76,6 +76,10 @@ export function rawRegionProblems(board: BoardDef): RecipeProblem[] {
     if (r.source?.unpinned === undefined && (typeof r.source?.sha256 !== 'string' || !SHA256.test(r.source.sha256))) {
       problems.push({ path: at(i, 'source/sha256'), message: `${label(r, i)}: sha256 ${JSON.stringify(r.source?.sha256)} — expected 64 hex digits` });
     }
+    const member = r.source?.member;
+    if (member !== undefined && (typeof member !== 'string' || !/^[A-Za-z0-9_.+-]+(\/[A-Za-z0-9_.+-]+)*$/.test(member) || member.split('/').some((part) => part === '.' || part === '..'))) {
+      problems.push({ path: at(i, 'source/member'), message: `${label(r, i)}: member ${JSON.stringify(member)} — expected the file's path inside the package, without a leading / or ..: e.g. usr/lib/u-boot/odroid-c4/u-boot.bin` });
+    }
     let ok = true;
     for (const [field, min, what] of [['offset', 0, 'a non-negative'], ['skip', 0, 'a non-negative'], ['count', 1, 'a positive']] as const) {
       const value = r[field];

@@ -50,8 +50,9 @@ export interface Manifest {
   packages: { name: string; version: string; arch: string }[];
   /** Files fetched from outside Debian's archive: ZIM files (`content/<dir>/<file>`), YunoHost
    *  app sources (`apps/<app>/<source>`), app packages (git revision, which is their checksum),
-   *  the board's bootloader files (`bootloader/<raw region>`, with their licence when known). */
-  downloads: { what: string; url: string; sha256?: string; gitRevision?: string; licence?: string; size: number | null }[];
+   *  the board's bootloader files (`bootloader/<raw region>`, with their licence when known, and
+   *  the file's path in the package when the URL is a Debian package). */
+  downloads: { what: string; url: string; sha256?: string; gitRevision?: string; member?: string; licence?: string; size: number | null }[];
   partitionTable: { label: string; id: string; partitions: ManifestPartition[] };
   outputs: ManifestOutput[];
 }
@@ -112,7 +113,7 @@ export async function buildManifest(
         ...a.sources.map((src) => ({ what: `apps/${a.id}/${src.id}`, url: src.url, sha256: src.sha256, size: null })),
       ]),
       ...plan.rawRegions.map((r) => ({
-        what: `bootloader/${r.name}`, url: r.source.url, sha256: r.source.sha256, ...(r.source.licence ? { licence: r.source.licence } : {}), size: null,
+        what: `bootloader/${r.name}`, url: r.source.url, sha256: r.source.sha256, ...(r.source.member ? { member: r.source.member } : {}), ...(r.source.licence ? { licence: r.source.licence } : {}), size: null,
       })),
     ],
     partitionTable: {

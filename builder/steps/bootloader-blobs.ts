@@ -9,19 +9,34 @@
  * Runs early (right after the package set is known, before the content and the bootstrap), so
  * a wrong URL or checksum stops the build in seconds; only for boards with raw regions.
  *
- * Options (from the plan): rawRegions (name, source { url, sha256, licence }, offset, skip, count).
+ * A source pinned as a file inside a Debian package (source.member: e.g. a u-boot package's
+ * /usr/lib/u-boot/<board>/u-boot.bin) is fetched and checked as the package, then the file is
+ * taken out of it with dpkg-deb and tar into the work folder.
+ *
+ * Options (from the plan): rawRegions (name, source { url, sha256, member, licence }, offset,
+ * skip, count).
  * Example: Amlogic u-boot.bin (sha256 3a…) for regions u-boot-head and u-boot → one download,
  *   <cache>/downloads/sha256/3a…, linked as <work>/bootloader/3a….
  */
+import { createHash } from 'node:crypto';
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Step, StepContext } from '../step.ts';
 import type { PlannedRawRegion } from '../recipe/plan.ts';
+import type { BlobSource } from '../recipe/define.ts';
 import { downloadAll, formatBytes, type DownloadRequest } from '../download/index.ts';
 import { downloadCacheDir } from './content.ts';
 
-/** Where the disk step finds the verified file of this sha256 during the build. */
-export const blobFile = (ctx: Pick<StepContext, 'workDir'>, sha256: string) => join(ctx.workDir, 'bootloader', sha256.toLowerCase());
+/** Where the disk step finds the bytes of this source during the build: the verified download
+ *  itself, or the file taken out of it when the source names a package member. */
+export function blobFile(ctx: Pick<StepContext, 'workDir'>, source: Pick<BlobSource, 'sha256' | 'member'>): string {
+  const sha256 = source.sha256.toLowerCase();
+  const name = source.member === undefined ? sha256 : `${sha256}-${createHash('sha256').update(source.member).digest('hex').slice(0, 16)}`;
+  return join(ctx.workDir, 'bootloader', name);
+}
+
+// the package's data archive, to stdout; tar then writes the one member (named ./path in it)
+const EXTRACT_MEMBER = 'dpkg-deb --fsys-tarfile "$1" | tar --extract --to-stdout --file - "./$2" > "$3"';
 
 /** One request per distinct file (by sha256; every URL given for it, as mirrors), in region order. */
 export function blobRequests(regions: readonly PlannedRawRegion[]): (DownloadRequest & { regions: string[] })[] {
@@ -51,13 +66,22 @@ export function bootloaderBlobsStep(cacheDir: string): Step {
       });
       await mkdir(join(ctx.workDir, 'bootloader'), { recursive: true });
       for (const [i, result] of results.entries()) {
-        const link = blobFile(ctx, result.sha256);
+        const link = blobFile(ctx, { sha256: result.sha256 });
         await rm(link, { force: true });
         await symlink(result.path, link);
         ctx.events.emit({
           type: 'output', step: 'bootloader-blobs',
           line: `${result.name} (${formatBytes(result.size)}, sha256 ${result.sha256.slice(0, 12)}…${result.cached ? ', from the cache' : ''}) for ${requests[i].regions.join(', ')}`,
         });
+      }
+      const members = new Map(ctx.plan.rawRegions.filter((r) => r.source.member !== undefined).map((r) => [blobFile(ctx, r.source), r]));
+      for (const [file, r] of members) {
+        const deb = blobFile(ctx, { sha256: r.source.sha256 });
+        try {
+          await ctx.run(['sh', '-c', EXTRACT_MEMBER, 'extract', deb, r.source.member!, file]);
+        } catch (err) {
+          throw new Error(`board "${ctx.plan.board.name}", region "${r.name}": cannot take ${r.source.member} out of ${r.source.url} (is it a Debian package holding that file?): ${err instanceof Error ? err.message : String(err)}`);
+        }
       }
     },
   };

@@ -138,13 +138,13 @@ export const diskStep: Step = {
       await ctx.run(['dd', `if=${file}`, `of=${img}`, 'bs=1M', `seek=${entries[i].startMiB}`, 'conv=notrunc,sparse', 'status=none']);
     }
     if (!ctx.plan.rawRegions.length) return;
-    const blobs = ctx.plan.rawRegions.map((r) => blobFile(ctx, r.source.sha256));
+    const blobs = ctx.plan.rawRegions.map((r) => blobFile(ctx, r.source));
     const blobSizes = await Promise.all(blobs.map((f, i) => stat(f).then((s) => s.size, () => {
       throw new Error(`the file of raw region "${ctx.plan.rawRegions[i].name}" is not at ${f}: the bootloader-blobs step must run before the disk step`);
     })));
     const placements = placeRawRegions(ctx.plan, { entries, totalMiB }, blobSizes);
-    for (const p of placements) {
-      await ctx.run(rawRegionDd(blobFile(ctx, p.sha256), img, p));
+    for (const [i, p] of placements.entries()) {
+      await ctx.run(rawRegionDd(blobs[i], img, p));
       ctx.events.emit({ type: 'output', step: 'disk', line: `raw region ${p.name}: ${p.count} bytes at byte ${p.offset}` });
     }
   },

@@ -46,6 +46,9 @@ export function hostToolsFor(plan: Plan): HostTool[] {
     tools.push({ tool: 'mkfs.vfat', debianPackage: 'dosfstools', why: 'makes the FAT boot partition' });
     tools.push({ tool: 'mcopy', debianPackage: 'mtools', why: 'fills the FAT partition without mounting it' });
   }
+  if (plan.rawRegions.some((r) => r.source.member !== undefined)) {
+    tools.push({ tool: 'dpkg-deb', debianPackage: 'dpkg', why: "takes a bootloader file out of the Debian package it is pinned in" });
+  }
   if (plan.content?.sets.some((s) => s.requests.length)) {
     tools.push({ tool: 'kiwix-manage', debianPackage: 'kiwix-tools', why: 'writes the kiwix library.xml of the content partition' });
   }

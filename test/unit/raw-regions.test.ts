@@ -230,6 +230,57 @@ describe('Exynos XU4 layout (four files at sectors 1, 31, 63, 1503)', () => {
   });
 });
 
+describe('a bootloader file inside a Debian package (source.member)', () => {
+  /** A real .deb (dpkg-deb --build) holding the u-boot at the path a u-boot package uses. */
+  const MEMBER = 'usr/lib/u-boot/tb-board/u-boot.bin';
+  let deb: Buffer;
+  let uboot: Buffer;
+  const debSource = (member = MEMBER): BlobSource => ({ url: `${server.url}/u-boot-tb_1.0_arm64.deb`, sha256: sha256(deb), member, licence: 'GPL-2.0+' });
+
+  beforeAll(async () => {
+    uboot = randomBytes(MIB - 3 * KIB);
+    const pkg = join(dir, 'deb-root');
+    await mkdir(join(pkg, 'DEBIAN'), { recursive: true });
+    await mkdir(join(pkg, 'usr/lib/u-boot/tb-board'), { recursive: true });
+    await writeFile(join(pkg, MEMBER), uboot);
+    await writeFile(join(pkg, 'DEBIAN/control'), 'Package: u-boot-tb\nVersion: 1.0\nArchitecture: arm64\nMaintainer: tests <tests@localhost>\nDescription: stand-in u-boot package\n');
+    execFileSync('dpkg-deb', ['--root-owner-group', '--build', pkg, join(dir, 'www', 'u-boot-tb_1.0_arm64.deb')], { stdio: 'ignore' });
+    deb = await readFile(join(dir, 'www', 'u-boot-tb_1.0_arm64.deb'));
+  });
+
+  it('downloads the package, checks its sha256, and writes the file it holds', async () => {
+    const plan = planFor(board({ name: 'tb-deb', rawRegions: [
+      { name: 'u-boot-head', source: debSource(), offset: 0, count: 440 },
+      { name: 'u-boot', source: debSource(), offset: SECTOR, skip: SECTOR },
+    ] }));
+    const built = await withRegions(plan);
+    expect(built.error).toBeNull();
+    expect(built.events.filter((e) => e.type === 'download:end')).toMatchObject([{ name: 'u-boot-tb_1.0_arm64.deb', sha256: sha256(deb) }]);
+    const img = built.image!;
+    sameBytes(img.subarray(0, 440), uboot.subarray(0, 440));
+    sameBytes(img.subarray(SECTOR, uboot.length), uboot.subarray(SECTOR));
+    expect([img[510], img[511]]).toEqual([0x55, 0xaa]);
+    const manifest = await buildManifest(plan, { packages: [], sourceDateEpoch: 1, partitions: [], outputs: [] });
+    expect(manifest.downloads.filter((d) => d.what.startsWith('bootloader/'))).toMatchObject([
+      { what: 'bootloader/u-boot-head', url: debSource().url, sha256: sha256(deb), member: MEMBER },
+      { what: 'bootloader/u-boot', url: debSource().url, sha256: sha256(deb), member: MEMBER },
+    ]);
+  });
+
+  it('says which package lacks the file, and leaves no image', async () => {
+    const plan = planFor(board({ name: 'tb-deb-missing', rawRegions: [{ name: 'u-boot', source: debSource('usr/lib/u-boot/other/u-boot.bin'), offset: SECTOR }] }));
+    const built = await withRegions(plan);
+    expect(built.error?.message).toMatch(/region "u-boot": cannot take usr\/lib\/u-boot\/other\/u-boot.bin out of http:\/\/127\.0\.0\.1:\d+\/u-boot-tb_1\.0_arm64\.deb/);
+    expect(built.partialLeft).toBe(false);
+  });
+
+  it('refuses a member path that is absolute or climbs out', () => {
+    for (const member of ['/usr/lib/u-boot.bin', 'usr/../etc/passwd', '']) {
+      expect(() => planFor(board({ name: 'tb-deb-bad', rawRegions: [{ name: 'u-boot', source: debSource(member), offset: SECTOR }] }))).toThrow(/member ".*" — expected the file's path inside the package/);
+    }
+  });
+});
+
 describe('refusals once the files are known (disk step)', () => {
   it('a region that runs into the first partition, naming board, region and partition with byte ranges', async () => {
     const plan = planFor(board({ name: 'tb-long', rawRegions: [{ name: 'too-long', source: source('u-boot-long.bin'), offset: 3 * MIB }] }));

@@ -30,16 +30,16 @@ export const ODROID_XU4_BLOBS: ExynosBlobs = {
  * C4, N2/N2+, HC4: the boot ROM wants u-boot signed together with Amlogic's firmware (FIP), a
  * `u-boot.bin.sd.bin`; neither Debian nor Hardkernel publishes one ready to write. The practical
  * source is Armbian's `linux-u-boot-<board>-current` package (mainline u-boot with distro
- * boot; the file is /usr/lib/linux-u-boot-current-<board>/u-boot.bin in the .deb), which could
- * not be fetched from where these recipes were written to pin its sha256. Until it is pinned,
- * these boards build only with a lab's own board definition (amlogicBoard with its own
- * `uboot`), and their images stay out of the release set.
+ * boot), which could not be fetched from where these recipes were written to pin its sha256.
+ * The package itself can be pinned, as it is: { url: <the .deb>, sha256: <the .deb's>, member:
+ * <path of u-boot.bin in it, under usr/lib/linux-u-boot-current-<board>…/> }. Until then these
+ * boards plan only with a board file of one's own, and their images stay out of the release set.
  */
 const amlogic = (board: string): BlobSource => ({
   url: '',
   sha256: '',
   licence: 'GPL-2.0+ (u-boot); Amlogic firmware: proprietary, redistribution by permission',
-  unpinned: `pin the u-boot.bin of Armbian's linux-u-boot-${board}-current package (a signed u-boot.bin.sd.bin) by URL and sha256 in recipes/boards/shared/odroid-blobs.ts, or add a board file of your own in recipes/boards/ with amlogicBoard({ …, uboot: { url, sha256 } })`,
+  unpinned: `pin Armbian's linux-u-boot-${board}-current package in recipes/boards/shared/odroid-blobs.ts ({ url, sha256 of the .deb, member: the path of its u-boot.bin }), or add a board file of your own in recipes/boards/ with amlogicBoard({ …, uboot: { url, sha256 } })`,
 });
 export const ODROID_C4_UBOOT = amlogic('odroidc4');
 export const ODROID_N2_UBOOT = amlogic('odroidn2');
