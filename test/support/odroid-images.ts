@@ -76,10 +76,11 @@ async function hostSourcesWithoutSecurity(board: BoardDef): Promise<string> {
   const host = await readFile('/etc/apt/sources.list.d/debian.sources', 'utf8');
   const stanzas = host.split(/\n\s*\n/).filter((s) => /^Types:.*\bdeb\b/m.test(s) && !/^Suites:.*-security/m.test(s));
   if (!stanzas.length) throw new Error('/etc/apt/sources.list.d/debian.sources: no Debian source outside the security suite');
-  const file = join(TEST_CACHE, 'standin-sources', `${board.name}.sources`);
+  // named after what is in it, not the board: boards with the same sources share a bootstrap
+  const components = ['main', ...board.components];
+  const file = join(TEST_CACHE, 'standin-sources', `debian-${components.join('+')}.sources`);
   await mkdir(dirname(file), { recursive: true });
-  const components = `Components: ${['main', ...board.components].join(' ')}`;
-  await writeFile(file, stanzas.map((s) => s.trim().replace(/^Components:.*$/m, components)).join('\n\n') + '\n');
+  await writeFile(file, stanzas.map((s) => s.trim().replace(/^Components:.*$/m, `Components: ${components.join(' ')}`)).join('\n\n') + '\n');
   return file;
 }
 
