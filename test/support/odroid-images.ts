@@ -16,11 +16,12 @@
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { loadRegistry, type Registry } from '../../builder/recipe/registry.ts';
+import { writeFileAtomically } from '../../builder/files.ts';
 import type { BlobSource, BoardDef, ImageDef } from '../../builder/recipe/define.ts';
 import { resolvePlan } from '../../builder/recipe/plan.ts';
 import { buildImage } from '../../builder/build.ts';
@@ -79,8 +80,8 @@ async function hostSourcesWithoutSecurity(board: BoardDef): Promise<string> {
   // named after what is in it, not the board: boards with the same sources share a bootstrap
   const components = ['main', ...board.components];
   const file = join(TEST_CACHE, 'standin-sources', `debian-${components.join('+')}.sources`);
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, stanzas.map((s) => s.trim().replace(/^Components:.*$/m, `Components: ${components.join(' ')}`)).join('\n\n') + '\n');
+  // atomically: the other chain of the shared setup may be reading it
+  await writeFileAtomically(file, stanzas.map((s) => s.trim().replace(/^Components:.*$/m, `Components: ${components.join(' ')}`)).join('\n\n') + '\n');
   return file;
 }
 
