@@ -9,7 +9,7 @@
  *
  *   export default amlogicBoard({ name: 'odroid-c4', description: '…', deviceTree: 'amlogic/…dtb', uboot });
  */
-import { defineBoard, type BlobSource, type BoardDef, type PartitionDef, type RawRegion } from '../../../builder/recipe/define.ts';
+import { defineBoard, type BlobSource, type BoardDef, type PartitionDef } from '../../../builder/recipe/define.ts';
 
 const SECTOR = 512;
 
@@ -30,33 +30,39 @@ const COMMON_MODULES = [
 ];
 
 type OdroidOptions = Pick<BoardDef, 'name' | 'description' | 'deviceTree' | 'bootFiles'>;
+/** What differs with the SoC: kernel, consoles, bootloader regions, the drivers of its storage. */
+type SocParts = Pick<BoardDef, 'arch' | 'packages' | 'consoles' | 'rawRegions' | 'qemu'> & { initramfsModules: readonly string[] };
 
-/**
- * Amlogic S905X3 / S922X boards (C4, HC4, N2, N2+): the boot ROM reads u-boot from the SD card
- * or eMMC at byte 512 on, and its first 440 bytes from the MBR's boot code area (Hardkernel's
- * sd_fusing writes 442 bytes there; bytes 440–441 are the disk signature, kept as ours).
- */
-export function amlogicBoard(board: OdroidOptions & { uboot: BlobSource }): BoardDef {
-  const regions: RawRegion[] = [
-    { name: 'u-boot-head', source: board.uboot, offset: 0, count: 440 },
-    { name: 'u-boot', source: board.uboot, offset: SECTOR, skip: SECTOR },
-  ];
+function odroidBoard(board: OdroidOptions, soc: SocParts): BoardDef {
   return defineBoard({
-    name: board.name,
-    description: board.description,
-    deviceTree: board.deviceTree,
-    bootFiles: board.bootFiles,
-    arch: 'arm64',
+    ...board,
+    ...soc,
     components: ['non-free-firmware'],
-    // firmware-realtek: the usual USB wifi dongles of these boards (they have no wifi of their own)
-    packages: ['linux-image-arm64', 'u-boot-menu', 'firmware-realtek'],
-    consoles: ['ttyAML0,115200', 'tty0'],
     partitionTable: 'dos',
     partitions: PARTITIONS,
     bootloader: 'u-boot-extlinux',
-    rawRegions: regions,
+    initramfsModules: [...COMMON_MODULES, ...soc.initramfsModules],
+  });
+}
+
+/**
+ * Amlogic S905X3 / S922X boards (C4, HC4, N2, N2+): the boot ROM reads a signed u-boot image
+ * (u-boot with Amlogic's firmware, `u-boot.bin.sd.bin`) from the SD card or eMMC at byte 512
+ * on, and its first bytes from the MBR's boot code area: bytes 0–439 (Armbian's writer takes
+ * 442, over the first two bytes of the disk signature, which stay ours here).
+ */
+export function amlogicBoard(board: OdroidOptions & { uboot: BlobSource }): BoardDef {
+  const { uboot, ...common } = board;
+  return odroidBoard(common, {
+    arch: 'arm64',
+    // firmware-realtek: the usual USB wifi dongles of these boards (they have no wifi of their own)
+    packages: ['linux-image-arm64', 'u-boot-menu', 'firmware-realtek'],
+    consoles: ['ttyAML0,115200', 'tty0'],
+    rawRegions: [
+      { name: 'u-boot-head', source: uboot, offset: 0, count: 440 },
+      { name: 'u-boot', source: uboot, offset: SECTOR, skip: SECTOR },
+    ],
     initramfsModules: [
-      ...COMMON_MODULES,
       // SD card and eMMC, with the SD card's signal-voltage and power regulators
       'meson-gx-mmc', 'gpio-regulator', 'fixed', 'pwm-regulator', 'pwm-meson',
       // USB 3 (dwc3 glue; its PHYs are built in) and the HC4's SATA, on PCIe
@@ -77,19 +83,11 @@ export interface ExynosBlobs {
 /** Samsung Exynos 5422 boards (XU4, HC1): bl1, bl2, u-boot and the TrustZone firmware at
  *  sectors 1, 31, 63 and 1503 of the SD card. */
 export function exynosBoard(board: OdroidOptions & { blobs: ExynosBlobs }): BoardDef {
-  const { bl1, bl2, uboot, tzsw } = board.blobs;
-  return defineBoard({
-    name: board.name,
-    description: board.description,
-    deviceTree: board.deviceTree,
-    bootFiles: board.bootFiles,
+  const { blobs: { bl1, bl2, uboot, tzsw }, ...common } = board;
+  return odroidBoard(common, {
     arch: 'armhf',
-    components: ['non-free-firmware'],
     packages: ['linux-image-armmp', 'u-boot-menu', 'firmware-realtek'],
     consoles: ['ttySAC2,115200', 'tty0'],
-    partitionTable: 'dos',
-    partitions: PARTITIONS,
-    bootloader: 'u-boot-extlinux',
     rawRegions: [
       // Hardkernel's bl1 file is 30.5 sectors: sd_fusing.sh writes bl2 at sector 31 over its
       // last 256 bytes, so what the card holds (and the boot ROM reads) is its first 30 sectors
@@ -99,7 +97,6 @@ export function exynosBoard(board: OdroidOptions & { blobs: ExynosBlobs }): Boar
       { name: 'tzsw', source: tzsw, offset: 1503 * SECTOR },
     ],
     initramfsModules: [
-      ...COMMON_MODULES,
       // SD card and eMMC (DesignWare), their regulators on the S2MPS11 PMIC over HS-I2C
       'dw_mmc-exynos', 'dw_mmc-pltfm', 'dw_mmc', 's2mps11', 'clk-s2mps11', 'i2c-exynos5', 'gpio-regulator',
       // USB 3 (dwc3 on the Exynos glue and PHY)
