@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolvePlan, type Plan } from '../../builder/recipe/plan.ts';
 import { diskLayout, sfdiskScript } from '../../builder/steps/disk.ts';
-import { OPTIONS, projectRegistry } from './helpers/registries.ts';
+import { OPTIONS, plannableRegistry } from './helpers/registries.ts';
 
 const MIB = 1024 * 1024;
 const SECTORS_PER_MIB = MIB / 512;
 const GPT_TYPES: Record<string, string> = { U: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', L: '0FC63DAF-8483-4772-8E79-3D69D8477DE4' };
 
-const registry = await projectRegistry();
+const registry = await plannableRegistry();
 const planFor = (name: string) => resolvePlan(registry.images.get(name)!, `${name}.ts`, registry, OPTIONS);
 /** One plan per partition table kind the shipped boards use. */
 const plans: Plan[] = ['dos', 'gpt'].map((kind) => {
