@@ -79,7 +79,8 @@ async function hostSourcesWithoutSecurity(board: BoardDef): Promise<string> {
   if (!stanzas.length) throw new Error('/etc/apt/sources.list.d/debian.sources: no Debian source outside the security suite');
   // named after what is in it, not the board: boards with the same sources share a bootstrap
   const components = ['main', ...board.components];
-  const file = join(TEST_CACHE, 'standin-sources', `debian-${components.join('+')}.sources`);
+  // apt skips sources files whose names hold other characters than letters, digits, _ - .
+  const file = join(TEST_CACHE, 'standin-sources', `debian-${components.join('_')}.sources`);
   // atomically: the other chain of the shared setup may be reading it
   await writeFileAtomically(file, stanzas.map((s) => s.trim().replace(/^Components:.*$/m, `Components: ${components.join(' ')}`)).join('\n\n') + '\n');
   return file;
