@@ -1,6 +1,7 @@
 /**
- * Writing a file whole or not at all: into `<file>.<pid>.partial` beside it, then renamed, so a
- * reader (or a build killed halfway) never sees half a file; the folder is made if needed.
+ * Writing a file whole or not at all: into `<file>.<pid>.<n>.partial` beside it (n: a counter,
+ * so that two writers of one process do not share it), then renamed, so a reader (or a build
+ * killed halfway) never sees half a file; the folder is made if needed.
  *
  *   await writeFileAtomically('out/images.json', JSON.stringify(index));
  *
@@ -25,9 +26,11 @@ export async function writeFiles(root: string, files: Record<string, FileContent
   }
 }
 
+let writes = 0;
+
 export async function writeFileAtomically(file: string, content: string | Uint8Array): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
-  const partial = `${file}.${process.pid}.partial`;
+  const partial = `${file}.${process.pid}.${++writes}.partial`;
   await writeFile(partial, content);
   await rename(partial, file);
 }
