@@ -91,11 +91,16 @@ interface BootFiles {
   cmdline: string;
 }
 
-async function fatOf(image: string, board: BoardDef): Promise<string> {
+/** Byte offset of the image's partition number `index` (from 0), as sfdisk reads the table. */
+async function partitionOffset(image: string, index: number): Promise<number> {
   const { stdout } = await runCommand(['sfdisk', '--json', image]);
   const table = JSON.parse(stdout) as { partitiontable: { sectorsize?: number; partitions: { start: number }[] } };
-  const index = board.partitions.findIndex((p) => p.fs === 'vfat');
-  return `${image}@@${table.partitiontable.partitions[index].start * (table.partitiontable.sectorsize ?? 512)}`;
+  return table.partitiontable.partitions[index].start * (table.partitiontable.sectorsize ?? 512);
+}
+
+/** The board's FAT partition, as mtools names it. */
+async function fatOf(image: string, board: BoardDef): Promise<string> {
+  return `${image}@@${await partitionOffset(image, board.partitions.findIndex((p) => p.fs === 'vfat'))}`;
 }
 
 /** Reads config.txt/cmdline.txt from a Pi image's FAT partition and extracts the files they name. */
@@ -152,11 +157,10 @@ export function parseExtlinux(text: string): ExtlinuxEntry {
 
 /** The partition u-boot's distro boot scans: the bootable one (or, with none, the root). */
 async function extlinuxPartition(image: string, board: BoardDef): Promise<string> {
-  const { stdout } = await runCommand(['sfdisk', '--json', image]);
-  const table = JSON.parse(stdout) as { partitiontable: { sectorsize?: number; partitions: { start: number }[] } };
   const bootable = board.partitions.findIndex((p) => p.bootable);
   const index = bootable >= 0 ? bootable : board.partitions.findIndex((p) => p.mountpoint === '/');
-  return `${image}?offset=${table.partitiontable.partitions[index].start * (table.partitiontable.sectorsize ?? 512)}`;
+  // as e2fsprogs names a file system inside an image
+  return `${image}?offset=${await partitionOffset(image, index)}`;
 }
 
 /** Reads extlinux.conf from the image (no mount: debugfs) and extracts the files its first entry

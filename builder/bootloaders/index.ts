@@ -10,19 +10,18 @@
 import type { BoardDef, BootloaderKind } from '../recipe/define.ts';
 import type { RecipeProblem } from '../errors.ts';
 import type { Plan } from '../recipe/plan.ts';
-import type { FileContent as BootFile } from '../files.ts';
+import type { FileContent } from '../files.ts';
 import { raspiFirmware } from './raspi-firmware.ts';
 import { systemdBootEfi } from './systemd-boot-efi.ts';
 import { ubootExtlinux } from './u-boot-extlinux.ts';
 
 export interface Bootloader {
   /** Files (path relative to the root, content, mode) written right after the essential packages. */
-  preinstallFiles(plan: Plan): Record<string, BootFile>;
+  preinstallFiles(plan: Plan): Record<string, FileContent>;
   /** Board settings the hooks read when the initramfs is made (initramfs step), kept out of
    *  the bootstrap so that boards differing only by them share it. */
-  configureFiles?(plan: Plan): Record<string, BootFile>;
+  configureFiles?(plan: Plan): Record<string, FileContent>;
 }
-
 
 export const bootloaders: Record<BootloaderKind, Bootloader> = {
   'raspi-firmware': raspiFirmware,
@@ -42,9 +41,14 @@ export function bootloaderProblems(board: BoardDef): RecipeProblem[] {
   return problems;
 }
 
+/** The kernel's `root=` argument: the root partition by its label. */
+export function rootArgument(plan: Plan): string {
+  return `root=LABEL=${plan.partitions.find((p) => p.mountpoint === '/')!.label}`;
+}
+
 export function kernelCmdline(plan: Plan): string {
   const root = plan.partitions.find((p) => p.mountpoint === '/')!;
-  return `root=LABEL=${root.label} rootfstype=${root.fs} rootwait`;
+  return `${rootArgument(plan)} rootfstype=${root.fs} rootwait`;
 }
 
 export function fstab(plan: Plan): string {

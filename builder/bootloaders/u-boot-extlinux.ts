@@ -19,7 +19,7 @@
  */
 import type { Plan } from '../recipe/plan.ts';
 import type { Bootloader } from './index.ts';
-import { kernelCmdline } from './index.ts';
+import { kernelCmdline, rootArgument } from './index.ts';
 
 const UPDATE_HOOK = `#!/bin/sh
 # Written by clic-image: extlinux.conf names the initrd only once it exists, so write it again
@@ -30,8 +30,10 @@ exec /usr/sbin/u-boot-update
 
 /** /etc/default/u-boot for the board: what u-boot-update(8) writes into extlinux.conf. */
 export function ubootDefaults(plan: Plan): string {
-  const [root, ...rest] = kernelCmdline(plan).split(' ');
-  const parameters = [...rest, 'rw', ...plan.board.consoles.map((c) => `console=${c}`)].join(' ');
+  const root = rootArgument(plan);
+  // u-boot-update writes U_BOOT_ROOT and U_BOOT_PARAMETERS side by side on the append line
+  const rest = kernelCmdline(plan).replace(root, '').trim();
+  const parameters = [rest, 'rw', ...plan.board.consoles.map((c) => `console=${c}`)].join(' ');
   return [
     `# Written by clic-image for board ${plan.board.name}: u-boot-update(8) makes`,
     '# /boot/extlinux/extlinux.conf from these settings after each kernel or initrd update.',

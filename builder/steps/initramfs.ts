@@ -75,7 +75,6 @@ export function boardFiles(plan: Plan): Record<string, FileContent> {
   };
 }
 
-
 export const initramfsStep: Step = {
   name: 'initramfs',
   async cacheInputs(ctx) {

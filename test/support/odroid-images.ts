@@ -6,7 +6,7 @@
  * step's raw regions run as they do for the real blobs. The images carry the layers a booting
  * kit needs (base, firstboot), not the whole CLIC set, which the PC and Pi images test. Built
  * once per source tree into the shared images' folder, through the library (the CLI cannot
- * swap a board's blobs); boards of different architectures are built side by side.
+ * swap a board's blobs) as `build --all` does: boards of different architectures side by side.
  *
  * Debian sources: the host's, without the security suite, whose armhf index on this machine's
  * mirror is out of step with its signed Release file (apt refuses it, and the build with it).
@@ -19,12 +19,12 @@ import { createWriteStream } from 'node:fs';
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pLimit from 'p-limit';
 import { loadRegistry, type Registry } from '../../builder/recipe/registry.ts';
 import { writeFileAtomically } from '../../builder/files.ts';
 import type { BlobSource, BoardDef, ImageDef } from '../../builder/recipe/define.ts';
-import { resolvePlan } from '../../builder/recipe/plan.ts';
-import { buildImage } from '../../builder/build.ts';
+import { resolvePlan, type Plan } from '../../builder/recipe/plan.ts';
+import { buildImage, type BuildResult, type BuildRuntime } from '../../builder/build.ts';
+import { buildSet } from '../../builder/build-set.ts';
 import { BuildEvents } from '../../builder/events.ts';
 import { ensureImages, pruneTestCache, TEST_CACHE } from './images.ts';
 import { serveDir } from './static-server.ts';
@@ -86,20 +86,20 @@ async function hostSourcesWithoutSecurity(board: BoardDef): Promise<string> {
   return file;
 }
 
-async function buildStandIn(registry: Registry, board: string, dir: string): Promise<void> {
-  const mirror = await hostSourcesWithoutSecurity(registry.boards.get(board)!);
-  const plan = resolvePlan(standInImage(board), 'test/support/odroid-images.ts', registry, { outDir: dir, mirror, sourceDateEpoch: null, compress: [] });
-  const log = createWriteStream(join(dir, `${plan.image}.build.log`));
+/** buildImage, with the build's events logged beside the image and its time kept. */
+async function buildLogged(plan: Plan, runtime: BuildRuntime = {}): Promise<BuildResult> {
+  const logFile = join(plan.output.dir, `${plan.image}.build.log`);
+  const log = createWriteStream(logFile);
   const events = new BuildEvents();
   events.on((e) => log.write(JSON.stringify(e) + '\n'));
-  const started = Date.now();
-  process.stderr.write(`[test setup] building ${plan.image} (log: ${join(dir, `${plan.image}.build.log`)})\n`);
+  process.stderr.write(`[test setup] building ${plan.image} (log: ${logFile})\n`);
   try {
-    await buildImage(plan, { cacheDir: TEST_CACHE, events });
+    const result = await buildImage(plan, { ...runtime, events });
+    await writeFile(join(plan.output.dir, `${plan.image}.build-ms`), String(result.ms));
+    return result;
   } finally {
     await new Promise((done) => log.end(done));
   }
-  await writeFile(join(dir, `${plan.image}.build-ms`), String(Date.now() - started));
 }
 
 /** Builds the missing stand-in images of these boards (arm64 ones one after the other, beside
@@ -117,19 +117,14 @@ export async function ensureOdroidImages(boards: readonly string[] = ODROID_BOAR
       const boardsWithStandIns = new Map([...real.boards].map(([name, b]) => [name, withStandInBlobs(b, server.url)]));
       for (const b of real.boards.values()) for (const { file, bytes } of standInBlobs(b).values()) await writeFile(join(www, file), bytes);
       const registry: Registry = { ...real, boards: boardsWithStandIns };
-      const byArch = new Map<string, string[]>();
+      const plans = [];
       for (const b of missing) {
-        const arch = registry.boards.get(b)!.arch;
-        byArch.set(arch, [...(byArch.get(arch) ?? []), b]);
+        const mirror = await hostSourcesWithoutSecurity(registry.boards.get(b)!);
+        plans.push(resolvePlan(standInImage(b), 'test/support/odroid-images.ts', registry, { outDir: dir, mirror, sourceDateEpoch: null, compress: [] }));
       }
       // emulated builds are mostly single-threaded: one per architecture, two at a time
-      const limit = pLimit(2);
-      // every build ends before this returns, even when another one failed
-      const results = await Promise.allSettled([...byArch.values()].map((group) => limit(async () => {
-        for (const b of group) await buildStandIn(registry, b, dir);
-      })));
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      const results = await buildSet(plans, { jobs: 2, runtimeFor: () => ({ cacheDir: TEST_CACHE }), build: buildLogged });
+      for (const r of results) if (!r.ok) throw r.error;
     } finally {
       await server.close();
       await rm(www, { recursive: true, force: true });
