@@ -72,9 +72,11 @@ export function rawRegionProblems(board: BoardDef): RecipeProblem[] {
     if (r.source?.unpinned !== undefined) {
       // once per source, not per region using it
       if (regions.findIndex((o) => o.source === r.source) === i) problems.push({ path: at(i, 'source'), message: `${label(r, i)}: no file is pinned for it yet — ${r.source.unpinned}` });
-    } else if (!httpUrl(r.source?.url)) problems.push({ path: at(i, 'source/url'), message: `${label(r, i)}: url ${JSON.stringify(r.source?.url)} — expected an http or https URL` });
-    if (r.source?.unpinned === undefined && (typeof r.source?.sha256 !== 'string' || !SHA256.test(r.source.sha256))) {
-      problems.push({ path: at(i, 'source/sha256'), message: `${label(r, i)}: sha256 ${JSON.stringify(r.source?.sha256)} — expected 64 hex digits` });
+    } else {
+      if (!httpUrl(r.source?.url)) problems.push({ path: at(i, 'source/url'), message: `${label(r, i)}: url ${JSON.stringify(r.source?.url)} — expected an http or https URL` });
+      if (typeof r.source?.sha256 !== 'string' || !SHA256.test(r.source.sha256)) {
+        problems.push({ path: at(i, 'source/sha256'), message: `${label(r, i)}: sha256 ${JSON.stringify(r.source?.sha256)} — expected 64 hex digits` });
+      }
     }
     const member = r.source?.member;
     if (member !== undefined && (typeof member !== 'string' || !/^[A-Za-z0-9_.+-]+(\/[A-Za-z0-9_.+-]+)*$/.test(member) || member.split('/').some((part) => part === '.' || part === '..'))) {

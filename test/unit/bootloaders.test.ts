@@ -4,9 +4,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { bootloaderProblems, bootloaders, fstab, kernelCmdline } from '../../builder/bootloaders/index.ts';
 import { boardFiles } from '../../builder/steps/initramfs.ts';
 import { parseExtlinux } from '../../builder/qemu.ts';
@@ -90,20 +87,14 @@ describe('u-boot-extlinux', () => {
   // it writes in the image is checked by the boot tier)
   it.each(odroids.map((p) => [p.board.name, p] as const))('%s: /etc/default/u-boot gives u-boot-update the root, consoles and device tree, no menu', (_, plan) => {
     const defaults = boardFiles(plan)['etc/default/u-boot'].content;
-    const dir = mkdtempSync(join(tmpdir(), 'clic-uboot-'));
-    try {
-      writeFileSync(join(dir, 'u-boot'), defaults);
-      // the sourced file is shell: run it and print what u-boot-update reads
-      const vars = execFileSync('sh', ['-c', '. "$1"; printf "%s\\n" "$U_BOOT_ROOT" "$U_BOOT_PARAMETERS" "$U_BOOT_FDT" "$U_BOOT_ALTERNATIVES" "$U_BOOT_PROMPT"', 'sh', join(dir, 'u-boot')], { encoding: 'utf8' }).split('\n');
-      expect(vars[0]).toBe(`root=LABEL=${rootOf(plan).label}`);
-      for (const c of plan.board.consoles) expect(vars[1]).toContain(`console=${c}`);
-      expect(vars[1]).toMatch(/(^| )rw( |$)/);
-      expect(vars[2]).toBe(plan.board.deviceTree);
-      expect(vars[3]).toBe('default');
-      expect(vars[4]).toBe('0');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // the file is shell: run it, then print what u-boot-update reads
+    const vars = execFileSync('sh', ['-c', `${defaults}\nprintf "%s\\n" "$U_BOOT_ROOT" "$U_BOOT_PARAMETERS" "$U_BOOT_FDT" "$U_BOOT_ALTERNATIVES" "$U_BOOT_PROMPT"`], { encoding: 'utf8' }).split('\n');
+    expect(vars[0]).toBe(`root=LABEL=${rootOf(plan).label}`);
+    for (const c of plan.board.consoles) expect(vars[1]).toContain(`console=${c}`);
+    expect(vars[1]).toMatch(/(^| )rw( |$)/);
+    expect(vars[2]).toBe(plan.board.deviceTree);
+    expect(vars[3]).toBe('default');
+    expect(vars[4]).toBe('0');
   });
 
   it('reads the first entry of an extlinux.conf as u-boot does', () => {
