@@ -74,8 +74,19 @@ export interface LayerDef {
   description: string;
   /** Layers that must come earlier in the image's list. */
   requires?: readonly string[];
-  /** Debian packages installed during bootstrap (one dependency resolution for the whole image). */
+  /** Debian packages installed during bootstrap (one dependency resolution for the whole image).
+   *  The packages of a layer with its own apt repository (a variable of type apt-source) are
+   *  installed in a second apt run, once the Debian system is configured: their maintainer
+   *  scripts may call systemctl without depending on systemd (YunoHost's do). */
   packages?: readonly string[];
+  /** Packages of the board or of earlier layers that this layer's packages conflict with, left
+   *  out of the image: e.g. YunoHost declares `Conflicts: systemd-resolved` and depends on
+   *  sudo-ldap, which conflicts with sudo. */
+  replacesPackages?: readonly string[];
+  /** Debian suites besides the image's own that this layer's packages need, by their suffix:
+   *  `backports` adds `<suite>-backports` from the same mirror. apt takes from backports only
+   *  what the suite itself lacks (backports are NotAutomatic). */
+  debianSuites?: readonly ('backports' | 'updates')[];
   /** Shell commands run inside the image (chroot), after the overlay is copied. Variables are
    *  exported as CLIC_<VAR> (upper snake case) environment variables, beside the image-wide
    *  CLIC_IMAGE, CLIC_BOARD, CLIC_ARCH, CLIC_BOOT_DIR (mount point of the FAT partition, where
@@ -94,6 +105,10 @@ export interface LayerDef {
   /** debconf answers given before any package is installed (`debconf-set-selections` lines:
    *  `package question type value`), for packages whose installation would otherwise ask. */
   debconf?: readonly string[];
+  /** Secrets its packages make when installed that each device must make for itself (keys,
+   *  certificates: paths inside the image, globs allowed): removed when the image is finalized,
+   *  as the SSH host keys are; the layer makes them again at first boot. */
+  deviceSecrets?: readonly string[];
   /** Free space this layer needs on the root file system beyond the build's 256 MiB, e.g. for
    *  what it installs at first boot (the root does not grow when a content partition follows it). */
   rootFreeMiB?: number;

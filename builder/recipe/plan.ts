@@ -128,14 +128,23 @@ export interface Plan {
   suite: string;
   mirror: string | null;
   components: string[];
-  /** Every package the image installs, sorted: board's then layers'. */
+  /** Every package the image installs, sorted: board's then layers', without those a layer
+   *  replaces (LayerDef.replacesPackages). */
   packages: string[];
+  /** Those of them that come from the layers' own apt repositories, installed in a second apt
+   *  run once the Debian system is configured (see LayerDef.packages). */
+  repositoryPackages: string[];
+  /** Debian suites beside `suite`, from the same mirror (`bookworm-backports`), sorted. */
+  extraSuites: string[];
   layers: PlannedLayer[];
   /** Every service the image's layers offer, in layer order. */
   services: (ServiceDef & { layer: string })[];
   partitions: PlannedPartition[];
   /** Extra apt repositories, in layer order. */
   aptSources: PlannedAptSource[];
+  /** What the layers' packages made that each device makes for itself (LayerDef.deviceSecrets),
+   *  removed by finalize. */
+  deviceSecrets: string[];
   /** debconf answers of the layers, in layer order (debconf-set-selections lines). */
   debconf: string[];
   /** YunoHost apps staged in the image; null when no layer stages apps. */
@@ -218,6 +227,11 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
         if (layer.vars?.[key]?.type !== type) problems.push({ path: `/layers/${i}`, message: `layer "${name}" declares apps with variable "${key}", which it must declare with type ${type}` });
       }
     }
+    for (const secret of layer.deviceSecrets ?? []) {
+      if (!secret.startsWith('/') || secret.split('/').includes('..') || /\s/.test(secret)) {
+        problems.push({ path: `/layers/${i}`, message: `layer "${name}" names the device secret "${secret}": expected an absolute path inside the image, without spaces or ".."` });
+      }
+    }
     if (seen.has(name)) problems.push({ path: `/layers/${i}`, message: `layer "${name}" is listed twice` });
     seen.add(name);
     const values: VarValues = { ...defaultsOf(layer.vars), ...(image.vars?.[name] ?? {}) };
@@ -287,6 +301,7 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
       .map(([variable]) => ({ ...(l.vars[variable] as AptSource), name: variable === 'repository' ? l.name : `${l.name}-${variable}`, layer: l.name, variable })),
   );
   const debconf = image.layers.flatMap((name) => [...(registry.layers.get(name)?.debconf ?? [])]);
+  const deviceSecrets = image.layers.flatMap((name) => [...(registry.layers.get(name)?.deviceSecrets ?? [])]);
   const appsLayer = layers.find((l) => registry.layers.get(l.name)?.apps);
   const appsDef = appsLayer && registry.layers.get(appsLayer.name)!.apps!;
   const apps: PlannedApps | null = appsLayer && appsDef
@@ -311,7 +326,12 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
     skip: r.skip ?? 0,
     count: r.count ?? null,
   }));
-  const packages = [...new Set([...board.packages, ...layers.flatMap((l) => l.packages)])].sort();
+  const replaced = new Set(image.layers.flatMap((name) => registry.layers.get(name)?.replacesPackages ?? []));
+  const packages = [...new Set([...board.packages, ...layers.flatMap((l) => l.packages)])].filter((p) => !replaced.has(p)).sort();
+  const withRepository = new Set(aptSources.map((a) => a.layer));
+  const repositoryPackages = [...new Set(layers.filter((l) => withRepository.has(l.name)).flatMap((l) => l.packages))].filter((p) => !replaced.has(p)).sort();
+  const suite = image.suite ?? 'bookworm';
+  const extraSuites = [...new Set(image.layers.flatMap((name) => registry.layers.get(name)?.debianSuites ?? []))].map((s) => `${suite}-${s}`).sort();
   const img = `${image.name}.img`;
   const wanted = options.compress ?? image.compress ?? COMPRESSIONS;
   const compress = COMPRESSIONS.filter((c) => wanted.includes(c));
@@ -320,14 +340,17 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
     description: image.description,
     recipeFile,
     board,
-    suite: image.suite ?? 'bookworm',
+    suite,
+    extraSuites,
     mirror: options.mirror ?? null,
     components: [...new Set(['main', ...board.components])],
     packages,
+    repositoryPackages,
     layers,
     services,
     partitions,
     aptSources,
+    deviceSecrets,
     debconf,
     apps,
     rootFreeMiB: 256 + image.layers.reduce((sum, name) => sum + (registry.layers.get(name)?.rootFreeMiB ?? 0), 0),
@@ -351,7 +374,7 @@ export function resolvePlan(image: ImageDef, recipeFile: string, registry: Regis
       { name: 'packages', description: `resolve the exact package versions (apt, simulated)${options.sourceDateEpoch === null ? " and date the build from the suite's Release file" : ''}` },
       ...(rawRegions.length ? [{ name: 'bootloader-blobs', description: `${blobSummary(rawRegions)}: download and verify by sha256 (cached)` }] : []),
       ...(content ? [{ name: 'content', description: `${contentSummary(sets)}: download and verify, ${CONTENT_PARTITION.label} partition (cached)` }] : []),
-      { name: 'bootstrap', description: `mmdebstrap ${image.suite ?? 'bookworm'} ${board.arch} with ${packages.length} packages` },
+      { name: 'bootstrap', description: `mmdebstrap ${[suite, ...extraSuites].join(' + ')} ${board.arch} with ${packages.length} packages${repositoryPackages.length ? `, then (${[...withRepository].join(', ')} layer, with its own repository) ${repositoryPackages.join(', ')}` : ''}` },
       { name: 'initramfs', description: `initramfs once (${board.initramfsModules?.length ? `MODULES=list, ${board.initramfsModules.length} modules` : 'MODULES=most'}), ${board.bootloader} boot files` },
       ...layers.flatMap((l) => [
         ...(l.name === apps?.layer ? [{ name: 'apps', description: `${apps.requests.length} YunoHost app${apps.requests.length === 1 ? '' : 's'}: packages at their pinned revision, sources verified, staged for first boot` }] : []),

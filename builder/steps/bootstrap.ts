@@ -31,6 +31,7 @@ import type { Plan } from '../recipe/plan.ts';
 import { hashTree } from '../cache/keys.ts';
 import { buildSourceParts, imageAptTree } from './apt-sources.ts';
 import { writeFiles, type FileContent } from '../files.ts';
+import { mirrorArgs } from './packages.ts';
 
 export function aptCacheDir(cacheDir: string, plan: Plan): string {
   return join(cacheDir, 'apt-archives', `${plan.suite}-${plan.board.arch}`);
@@ -89,17 +90,45 @@ export interface BootstrapFiles {
   workDir: string;
 }
 
-export function mmdebstrapArgv(plan: Plan, rootfs: string, files: BootstrapFiles): string[] {
+// apt on the image's root from a hook, with mmdebstrap's configuration (its lists, status and
+// cache are the image's)
+const HOOK_APT = 'APT_CONFIG="$MMDEBSTRAP_APT_CONFIG" apt-get';
+
+// Run by a customize hook (root of the image, the resolved package list): installs, with their
+// resolved versions, the packages of the one resolution that the first apt run left out — those
+// of the layers' own repositories and what they pull in —, so that the image holds exactly the
+// resolved set (apt alone could satisfy a dependency otherwise in a second run). Those that are
+// not a layer's own packages are then marked as installed automatically, as in one run. Alone,
+// apt would run the build HOST's dpkg: installs go through the image's dpkg, in the chroot, as
+// mmdebstrap's own install phase does.
+const D = '$'; // a shell ${…} in the raw template below
+export const REPOSITORY_PACKAGES_SCRIPT = String.raw`set -e
+root=$1 list=$2; shift 2
+export LC_ALL=C
+installed=$(dpkg-query --admindir="$root/var/lib/dpkg" --show --showformat='${D}{db:Status-Abbrev} ${D}{Package}=${D}{Version}:${D}{Architecture}\n' | sed -n 's/^ii  *//p' | sort)
+# name=version:arch -> name:arch=version, as apt-get install takes an exact version
+missing=$(printf '%s\n' "$installed" | comm -13 - "$list" | sed 's/^\([^=]*\)=\(.*\):\([^:]*\)$/\1:\3=\2/')
+# shellcheck disable=SC2086 # one word per package
+APT_CONFIG="$MMDEBSTRAP_APT_CONFIG" apt-get -o Dir::Bin::dpkg=env -o DPkg::Options::=--unset=TMPDIR -o DPkg::Options::=dpkg \
+  -o DPkg::Chroot-Directory="$root" --yes install $missing
+dependencies=$(printf '%s\n' "$missing" | sed 's/[:=].*//' | grep -vxF -e "$(printf '%s\n' "$@")" || true)
+# shellcheck disable=SC2086 # one word per package
+[ -z "$dependencies" ] || APT_CONFIG="$MMDEBSTRAP_APT_CONFIG" apt-mark auto $dependencies >/dev/null
+`;
+
+export function mmdebstrapArgv(plan: Plan, rootfs: string, files: BootstrapFiles, debianSources: string[] | null = null): string[] {
   const { preinstall: preinstallDir, aptCache, workDir } = files;
   const offline = offlinePackages(plan);
   const mountpoints = plan.partitions.filter((p) => p.mountpoint !== '/').map((p) => `"$1${p.mountpoint}"`);
+  const late = new Set(plan.repositoryPackages);
+  const debian = plan.packages.filter((p) => !late.has(p));
   return [
     'mmdebstrap',
     '--mode=unshare',
     '--variant=minbase',
     `--architectures=${plan.board.arch}`,
     `--components=${plan.components.join(',')}`,
-    `--include=${plan.packages.join(',')}`,
+    `--include=${debian.join(',')}`,
     '--dpkgopt=force-confdef',
     '--dpkgopt=force-confold',
     '--aptopt=Acquire::Languages "none"',
@@ -107,19 +136,32 @@ export function mmdebstrapArgv(plan: Plan, rootfs: string, files: BootstrapFiles
     '--skip=essential/unlink',
     `--setup-hook=mkdir -p "$1/var/cache/apt/archives/"`,
     `--setup-hook=sync-in ${aptCache} /var/cache/apt/archives/`,
-    ...(plan.aptSources.length ? [`--setup-hook=sync-in ${buildSourceParts(workDir)} /etc/apt/sources.list.d/`] : []),
     `--essential-hook=sync-in ${preinstallDir} /`,
     ...(plan.debconf.length ? [`--essential-hook=chroot "$1" debconf-set-selections < ${join(workDir, 'debconf.preseed')}`] : []),
     ...(mountpoints.length ? [`--essential-hook=mkdir -p ${mountpoints.join(' ')}`] : []),
     '--essential-hook=chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs && ln -s /bin/true "$1/usr/sbin/update-initramfs"',
+    // The extra repositories join after the essential phase: mmdebstrap takes every Essential
+    // package of an archive named like the suite into it (YunoHost's is "bookworm", and its
+    // yunohost package Essential: yes), and runs their scripts before systemd is there.
+    ...(plan.aptSources.length
+      ? [`--essential-hook=sync-in ${buildSourceParts(workDir)} /etc/apt/sources.list.d/`, `--essential-hook=${HOOK_APT} update --error-on=any`]
+      : []),
+    // their packages once the Debian system is configured (see LayerDef.packages)
+    ...(late.size ? [`--customize-hook=sh ${join(workDir, 'repository-packages.sh')} "$1" ${join(workDir, 'resolved.packages')} ${[...late].join(' ')}`] : []),
     // the image's copy of the extra sources names its key inside the image
     ...(plan.aptSources.length ? [`--customize-hook=sync-in ${imageAptTree(workDir)} /`] : []),
     ...(offline.length ? [`--customize-hook=sh ${join(workDir, 'offline-apt.sh')} "$1" ${offline.join(' ')}`] : []),
     `--customize-hook=sync-out /var/cache/apt/archives ${aptCache}`,
     plan.suite,
     rootfs,
-    ...(plan.mirror ? [plan.mirror] : []),
+    ...mirrorArgs(plan, debianSources),
   ];
+}
+
+/** Packages installed in a root file system, as `name=version:arch`, sorted. */
+export async function installedPackages(rootfs: string): Promise<string[]> {
+  const { stdout } = await runCommand(['dpkg-query', `--admindir=${join(rootfs, 'var/lib/dpkg')}`, '--show', '--showformat=${db:Status-Abbrev} ${Package}=${Version}:${Architecture}\n']);
+  return stdout.split('\n').filter((l) => l.startsWith('ii ')).map((l) => l.slice(3).trim()).sort();
 }
 
 async function toolVersion(argv: string[]): Promise<string> {
@@ -130,13 +172,14 @@ async function toolVersion(argv: string[]): Promise<string> {
  *  packages are installed, how mmdebstrap is called, its version and that of qemu-user. */
 async function bootstrapInputs(ctx: StepContext): Promise<unknown> {
   if (!ctx.resolved) throw new Error('the package set is not resolved: the packages step must run first');
-  const argv = mmdebstrapArgv(ctx.plan, '<rootfs>', { preinstall: '<preinstall>', aptCache: '<apt-cache>', workDir: '<work>' });
+  const argv = mmdebstrapArgv(ctx.plan, '<rootfs>', { preinstall: '<preinstall>', aptCache: '<apt-cache>', workDir: '<work>' }, ctx.resolved.debianSources);
   return {
     argv,
     preinstall: preinstallFiles(ctx.plan),
     debconf: ctx.plan.debconf,
     aptSources: ctx.plan.aptSources.length ? await hashTree(imageAptTree(ctx.workDir)) : null,
     offlineApt: offlinePackages(ctx.plan).length ? OFFLINE_APT_SCRIPT : null,
+    repositoryPackages: ctx.plan.repositoryPackages.length ? REPOSITORY_PACKAGES_SCRIPT : null,
     packages: ctx.resolved.packages,
     sourceDateEpoch: sourceDate(ctx),
     mmdebstrap: await toolVersion(['mmdebstrap', '--version']),
@@ -156,9 +199,27 @@ export function bootstrapStep(cacheDir: string): Step {
       await rm(join(aptCache, 'partial'), { recursive: true, force: true });
       if (ctx.plan.debconf.length) await writeFile(join(ctx.workDir, 'debconf.preseed'), ctx.plan.debconf.join('\n') + '\n');
       if (offlinePackages(ctx.plan).length) await writeFile(join(ctx.workDir, 'offline-apt.sh'), OFFLINE_APT_SCRIPT);
-      await ctx.run(mmdebstrapArgv(ctx.plan, ctx.rootfs, { preinstall: preinstallDir, aptCache, workDir: ctx.workDir }), {
+      const resolved = ctx.resolved;
+      if (!resolved) throw new Error('the package set is not resolved: the packages step must run first');
+      if (ctx.plan.repositoryPackages.length) {
+        await writeFile(join(ctx.workDir, 'repository-packages.sh'), REPOSITORY_PACKAGES_SCRIPT);
+        await writeFile(join(ctx.workDir, 'resolved.packages'), [...resolved.packages].sort().join('\n') + '\n');
+      }
+      await ctx.run(mmdebstrapArgv(ctx.plan, ctx.rootfs, { preinstall: preinstallDir, aptCache, workDir: ctx.workDir }, resolved.debianSources), {
         env: { SOURCE_DATE_EPOCH: String(sourceDate(ctx)), TMPDIR: ctx.workDir },
       });
+      // The manifest lists the resolved set: nothing may be installed that it does not list, in
+      // another version or at all. (The simulation can list a package that the real run
+      // satisfies otherwise: lsb-base, provided by sysvinit-utils once the essential phase has
+      // installed it; that one is listed and not installed, as before.)
+      const listed = new Set(resolved.packages);
+      const unlisted = (await installedPackages(ctx.rootfs)).filter((p) => !listed.has(p));
+      if (unlisted.length) {
+        throw new Error(
+          `the image holds ${unlisted.length} package version${unlisted.length === 1 ? '' : 's'} the resolution did not give:\n  ${unlisted.slice(0, 20).join('\n  ')}` +
+            '\nhint: apt\'s runs (Debian\'s packages, then those of the layers\' own repositories) chose otherwise than the one resolution',
+        );
+      }
     },
   };
 }

@@ -2,13 +2,15 @@
  * finalize — makes the root file system ready to ship: builds the initramfs again if a layer
  * changed what it is made from (see initramfs), checks that every boot partition got content,
  * and removes what must not be shared by every device made from the image or would change
- * between two builds: machine-id, SSH host keys, logs, apt lists and caches, random seeds; file
+ * between two builds: machine-id, SSH host keys and the layers' other device secrets
+ * (LayerDef.deviceSecrets: YunoHost's certificates), logs, apt lists and caches, random seeds,
+ * the build host's resolv.conf (a package's link there stays); file
  * times later than SOURCE_DATE_EPOCH are clamped to it.
  *
  * Options: none (the boot partitions come from the board).
  * Example: arm64 Pi → /boot/firmware holds vmlinuz, initrd.img, bcm*.dtb, config.txt, cmdline.txt.
  */
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { sourceDate, type Step } from '../step.ts';
 import { chrootArgv } from '../chroot.ts';
@@ -39,6 +41,8 @@ export const finalizeStep: Step = {
       fingerprint: FINGERPRINT_SCRIPT,
       chroot: chrootArgv('<rootfs>', '<script>'),
       leftovers: BUILD_LEFTOVERS,
+      resolvConf: 'kept when a link',
+      deviceSecrets: ctx.plan.deviceSecrets,
       bootFolders: ctx.plan.partitions.filter((p) => p.mountpoint !== '/' && !p.content).map((p) => [p.label, p.mountpoint]),
       sourceDateEpoch: sourceDate(ctx),
     };
@@ -61,7 +65,11 @@ export const finalizeStep: Step = {
     }
     // An empty machine-id makes systemd create one on the first boot, unique to each device.
     await writeFile(join(ctx.rootfs, 'etc/machine-id'), '');
-    await ctx.run(['sh', '-c', `cd "$1" && rm -rf -- ${BUILD_LEFTOVERS.map((p) => `.${p}`).join(' ')}`, 'sh', ctx.rootfs]);
+    // /etc/resolv.conf as a file is the build host's copy; as a link it is a package's own
+    // (systemd-resolved's, resolvconf's, whose postinst makes it and nothing at boot would again)
+    const resolvLink = (await lstat(join(ctx.rootfs, 'etc/resolv.conf')).catch(() => null))?.isSymbolicLink() ?? false;
+    const removed = [...BUILD_LEFTOVERS.filter((p) => !(p === '/etc/resolv.conf' && resolvLink)), ...ctx.plan.deviceSecrets];
+    await ctx.run(['sh', '-c', `cd "$1" && rm -rf -- ${removed.map((p) => `.${p}`).join(' ')}`, 'sh', ctx.rootfs]);
     // Files written during the build carry today's time: clamp them to SOURCE_DATE_EPOCH, so the
     // file systems (and the FAT copies of boot files) do not depend on when the build ran.
     const epoch = `@${sourceDate(ctx)}`;

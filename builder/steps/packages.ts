@@ -14,13 +14,16 @@
  * build), the build goes on only if apt resolves exactly those versions, and otherwise says
  * which differ: point `--mirror` at a dated snapshot of the archive to get them back.
  *
- * The layers' extra apt repositories (apt-sources step) take part in the resolution.
+ * The layers' extra apt repositories (apt-sources step) take part in the resolution, and so do
+ * the Debian suites they need beside the image's own (`bookworm-backports`): mmdebstrap is
+ * asked which sources it would write for the suite, and those lines, with the extra suites from
+ * the same mirror, become the mirror arguments of the resolution and of the bootstrap.
  *
  * Options (from the plan): suite, architecture, components, packages, mirror, extra apt
  * repositories; pinned list.
  * Example: `Inst libc6 (2.36-9+deb12u13 Debian:12.13/oldstable [arm64])` → `libc6=2.36-9+deb12u13:arm64`
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withSourceDate, type Plan } from '../recipe/plan.ts';
 import type { Step } from '../step.ts';
@@ -31,14 +34,41 @@ export interface ResolvedPackages {
   packages: string[];
   /** Date of the suite's Release file, in seconds since the epoch. */
   suiteDate: number;
+  /** The Debian sources given to mmdebstrap as its mirror arguments (one-line format), when the
+   *  plan needs suites beside its own (Plan.extraSuites); null: mmdebstrap's own choice. */
+  debianSources: string[] | null;
 }
 
-export function simulateArgv(plan: Plan, target: string, workDir: string): string[] {
+/** mmdebstrap's mirror arguments: the resolved Debian sources, else the plan's mirror, else none. */
+export function mirrorArgs(plan: Plan, debianSources: string[] | null): string[] {
+  return debianSources ?? (plan.mirror ? [plan.mirror] : []);
+}
+
+export function simulateArgv(plan: Plan, target: string, workDir: string, debianSources: string[] | null = null): string[] {
   return [
     'mmdebstrap', '--simulate', '--verbose', '--mode=unshare', '--variant=minbase', '--skip=cleanup/apt/lists',
     `--architectures=${plan.board.arch}`, `--components=${plan.components.join(',')}`, `--include=${plan.packages.join(',')}`,
-    '--aptopt=Acquire::Languages "none"', ...simulateAptOptions(plan, workDir), plan.suite, target, ...(plan.mirror ? [plan.mirror] : []),
+    '--aptopt=Acquire::Languages "none"', ...simulateAptOptions(plan, workDir), plan.suite, target, ...mirrorArgs(plan, debianSources),
   ];
+}
+
+/** What mmdebstrap writes as sources.list for the plan's suite and mirror, without downloading
+ *  anything (the mirror is the plan's, or mmdebstrap's default with its updates and security
+ *  suites), asked of mmdebstrap itself so that no mirror is named here. */
+export function sourcesProbeArgv(plan: Plan, target: string): string[] {
+  return [
+    'mmdebstrap', '--simulate', '--mode=unshare', '--variant=custom', '--skip=update,cleanup',
+    `--architectures=${plan.board.arch}`, `--components=${plan.components.join(',')}`, plan.suite, target, ...(plan.mirror ? [plan.mirror] : []),
+  ];
+}
+
+/** Those sources, and each extra suite from the mirror of the suite's own line. */
+export function withExtraSuites(sourcesList: string, suite: string, extraSuites: readonly string[]): string[] {
+  const lines = sourcesList.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('deb '));
+  const own = lines.map((l) => l.match(/^deb((?: \[[^\]]*\])?) (\S+) (\S+) (.+)$/)).find((m) => m && m[3] === suite);
+  if (!own) throw new Error(`mmdebstrap's sources for ${suite} have no line of that suite: ${JSON.stringify(sourcesList)}`);
+  const extra = extraSuites.map((s) => `deb${own[1]} ${own[2]} ${s} ${own[4]}`).filter((l) => !lines.includes(l));
+  return [...lines, ...extra];
 }
 
 /** Every `Inst` line of apt's simulation, as `name=version:arch`, sorted and without repeats. */
@@ -107,9 +137,16 @@ export function packagesStep(pinned: readonly string[] | null = null): Step {
     name: 'packages',
     async run(ctx) {
       const target = join(ctx.workDir, 'resolve');
+      let debianSources: string[] | null = null;
+      if (ctx.plan.extraSuites.length) {
+        const probe = join(ctx.workDir, 'sources-probe');
+        await ctx.run(sourcesProbeArgv(ctx.plan, probe), { env: { TMPDIR: ctx.workDir } });
+        debianSources = withExtraSuites(await readFile(join(probe, 'etc/apt/sources.list'), 'utf8'), ctx.plan.suite, ctx.plan.extraSuites);
+        await rm(probe, { recursive: true, force: true });
+      }
       const lines: string[] = [];
       // apt's simulation goes to mmdebstrap's stderr
-      await ctx.run(simulateArgv(ctx.plan, target, ctx.workDir), { env: { TMPDIR: ctx.workDir }, onLine: (l) => lines.push(l) });
+      await ctx.run(simulateArgv(ctx.plan, target, ctx.workDir, debianSources), { env: { TMPDIR: ctx.workDir }, onLine: (l) => lines.push(l) });
       const packages = parseSimulation(lines.join('\n'));
       if (!packages.length) throw new Error('apt resolved no package: mmdebstrap --simulate printed no "Inst" line');
       if (pinned) {
@@ -122,7 +159,7 @@ export function packagesStep(pinned: readonly string[] | null = null): Step {
           );
         }
       }
-      ctx.resolved = { packages, suiteDate: await suiteDate(target, ctx.plan.suite) };
+      ctx.resolved = { packages, suiteDate: await suiteDate(target, ctx.plan.suite), debianSources };
       if (ctx.plan.sourceDateEpoch === null) ctx.plan = withSourceDate(ctx.plan, ctx.resolved.suiteDate);
     },
   };

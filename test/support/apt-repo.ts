@@ -50,6 +50,15 @@ export interface PackageSpec {
   description: string;
   /** As in a control file, e.g. `yunohost, jq (>= 1.6)`. */
   depends?: string;
+  /** The other relation fields, as in a control file (`sudo-ldap`, `systemd-resolved`…). */
+  preDepends?: string;
+  recommends?: string;
+  conflicts?: string;
+  breaks?: string;
+  provides?: string;
+  replaces?: string;
+  /** `Essential: yes`: dpkg refuses to remove it, and mmdebstrap counts it among the essential set. */
+  essential?: boolean;
   /** Absolute path in the installed system → content. */
   files?: Record<string, PackageFile>;
   /** The maintainer script run after unpacking (`#!/bin/sh` + `set -e` are added if it has no #! line). */
@@ -146,6 +155,13 @@ export function throwawayKeys(): Promise<{ signing: ThrowawayKey; other: Throwaw
 const NAME = /^[a-z0-9][a-z0-9+.-]+$/;
 const VERSION = /^(?:\d+:)?[0-9][A-Za-z0-9.+~-]*$/;
 
+const RELATIONS = [
+  ['Pre-Depends', 'preDepends'], ['Depends', 'depends'], ['Recommends', 'recommends'], ['Conflicts', 'conflicts'],
+  ['Breaks', 'breaks'], ['Provides', 'provides'], ['Replaces', 'replaces'],
+] as const;
+
+const relationLines = (spec: PackageSpec) => RELATIONS.flatMap(([field, key]) => (spec[key] ? [`${field}: ${spec[key]}`] : []));
+
 function controlFile(spec: PackageSpec): string {
   const [synopsis, ...rest] = spec.description.trimEnd().split('\n');
   const long = rest.map((line) => (line.trim() === '' ? ' .' : ` ${line}`));
@@ -154,7 +170,8 @@ function controlFile(spec: PackageSpec): string {
     `Version: ${spec.version}`,
     `Architecture: ${spec.architecture}`,
     'Maintainer: clic-image tests <tests@clic-test.invalid>',
-    ...(spec.depends ? [`Depends: ${spec.depends}`] : []),
+    ...(spec.essential ? ['Essential: yes'] : []),
+    ...relationLines(spec),
     'Section: misc',
     'Priority: optional',
     `Description: ${synopsis}`,

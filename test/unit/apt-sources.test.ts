@@ -84,15 +84,36 @@ describe('the yunohost layer’s repository in the plan and the bootstrap', () =
     expect(plan.packages).toEqual(expect.arrayContaining(['yunohost', 'yunohost-admin']));
   });
 
-  it('reaches apt before its first update (setup hook), and the image gets the copy that names its key inside the image', async () => {
+  it("joins apt after the essential phase, its packages install once Debian's are configured, and the image gets the copy that names its key inside the image", async () => {
     const plan = await planOf('clic-pc-x86_64-yunohost');
     const argv = mmdebstrapArgv(plan, '/r', { preinstall: '/p', aptCache: '/c', workDir: '/w' });
-    const setup = argv.findIndex((a) => a === '--setup-hook=sync-in /w/apt-sources/build/sources.list.d /etc/apt/sources.list.d/');
-    const customize = argv.findIndex((a) => a === '--customize-hook=sync-in /w/apt-sources/image /');
-    expect(setup).toBeGreaterThan(0);
-    expect(customize).toBeGreaterThan(setup);
+    expect(argv.some((a) => a.startsWith('--setup-hook=') && a.includes('/w/apt-sources'))).toBe(false);
+    const sources = argv.indexOf('--essential-hook=sync-in /w/apt-sources/build/sources.list.d /etc/apt/sources.list.d/');
+    const update = argv.indexOf('--essential-hook=APT_CONFIG="$MMDEBSTRAP_APT_CONFIG" apt-get update --error-on=any');
+    const install = argv.indexOf('--customize-hook=sh /w/repository-packages.sh "$1" /w/resolved.packages gpg rsyslog yunohost yunohost-admin yunohost-portal');
+    const customize = argv.indexOf('--customize-hook=sync-in /w/apt-sources/image /');
+    expect(sources).toBeGreaterThan(0);
+    expect(update).toBeGreaterThan(sources);
+    expect(install).toBeGreaterThan(update);
+    expect(customize).toBeGreaterThan(install);
+    const include = argv.find((a) => a.startsWith('--include='))!.slice('--include='.length).split(',');
+    expect(include).toEqual(expect.arrayContaining(['systemd-sysv', 'openssh-server', 'nginx-light']));
+    expect(include).not.toContain('yunohost');
     expect(argv).toContain('--essential-hook=chroot "$1" debconf-set-selections < /w/debconf.preseed');
     expect(simulateAptOptions(plan, '/w')).toEqual(['--aptopt=Dir::Etc::SourceParts "/w/apt-sources/build/sources.list.d"']);
+  });
+
+  it("leaves out what YunoHost conflicts with, and takes bookworm-backports from the resolved Debian sources", async () => {
+    const plan = await planOf('clic-pc-x86_64-yunohost');
+    expect(plan.packages).not.toContain('systemd-resolved');
+    expect(plan.packages).not.toContain('sudo');
+    expect(plan.repositoryPackages).toEqual(['gpg', 'rsyslog', 'yunohost', 'yunohost-admin', 'yunohost-portal']);
+    expect(plan.extraSuites).toEqual(['bookworm-backports']);
+    const sources = ['deb http://m.invalid/debian bookworm main', 'deb http://m.invalid/debian bookworm-backports main'];
+    expect(mmdebstrapArgv(plan, '/r', { preinstall: '/p', aptCache: '/c', workDir: '/w' }, sources).slice(-4)).toEqual(['bookworm', '/r', ...sources]);
+    const plain = await planOf('clic-pc-x86_64');
+    expect(plain.packages).toEqual(expect.arrayContaining(['systemd-resolved', 'sudo']));
+    expect(plain.extraSuites).toEqual([]);
   });
 
   it('images without an extra repository keep the plain mmdebstrap call', async () => {

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseSimulation, pinDifferences, readPackageList, releaseDate } from '../../builder/steps/packages.ts';
+import { parseSimulation, pinDifferences, readPackageList, releaseDate, withExtraSuites } from '../../builder/steps/packages.ts';
 import { datingCommands } from '../../builder/steps/filesystems.ts';
 
 const SIMULATION = `I: running apt-get update...
@@ -21,6 +21,27 @@ describe('parseSimulation', () => {
   it('reads every Inst line as name=version:arch, once, sorted; upgrades give the new version', () => {
     expect(parseSimulation(SIMULATION)).toEqual(['gcc-12-base=12.2.0-14+deb12u1:arm64', 'libc6=2.36-9+deb12u14:arm64', 'tzdata=2025b-0+deb12u2:all']);
     expect(parseSimulation('E: nothing\n')).toEqual([]);
+  });
+});
+
+describe('withExtraSuites', () => {
+  const DEFAULT = 'deb http://mirror.invalid/debian bookworm main non-free-firmware\ndeb http://mirror.invalid/debian bookworm-updates main non-free-firmware\n' +
+    'deb http://security.invalid/debian-security bookworm-security main non-free-firmware\n';
+  it("adds each extra suite from the mirror of the suite's own line, after mmdebstrap's lines", () => {
+    expect(withExtraSuites(DEFAULT, 'bookworm', ['bookworm-backports'])).toEqual([
+      'deb http://mirror.invalid/debian bookworm main non-free-firmware',
+      'deb http://mirror.invalid/debian bookworm-updates main non-free-firmware',
+      'deb http://security.invalid/debian-security bookworm-security main non-free-firmware',
+      'deb http://mirror.invalid/debian bookworm-backports main non-free-firmware',
+    ]);
+  });
+  it('keeps the options of the line and adds no suite twice', () => {
+    expect(withExtraSuites('deb [signed-by=/k.gpg] http://snap.invalid/archive/debian/20260101T000000Z/ bookworm main\n', 'bookworm', ['bookworm-updates']))
+      .toEqual(['deb [signed-by=/k.gpg] http://snap.invalid/archive/debian/20260101T000000Z/ bookworm main', 'deb [signed-by=/k.gpg] http://snap.invalid/archive/debian/20260101T000000Z/ bookworm-updates main']);
+    expect(withExtraSuites(DEFAULT, 'bookworm', ['bookworm-updates'])).toHaveLength(3);
+  });
+  it('fails when mmdebstrap wrote no line of the suite', () => {
+    expect(() => withExtraSuites('deb http://m.invalid/debian trixie main\n', 'bookworm', ['bookworm-backports'])).toThrow(/no line of that suite/);
   });
 });
 
