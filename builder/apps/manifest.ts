@@ -11,8 +11,9 @@
  *   questionsOf(manifest);           // [{ id: 'domain', type: 'domain', required: false, … }, …]
  *
  * No options. What the build cannot stage offline is a ManifestError naming the app: a source
- * with no file for the architecture, a `docker` source, apt packages chosen by a bash snippet
- * (`packages_from_raw_bash`) or taken from an extra repository (`extras`).
+ * with no file for the architecture, a `docker` source, apt packages taken from an extra
+ * repository (`extras`). Packages chosen by a bash snippet (`packages_from_raw_bash`) are found
+ * by running it with the install answers (apt-snippet.ts).
  * Checked against YunoHost (src/utils/resources.py SourcesResource and AptDependenciesAppResource,
  * src/utils/form.py, helpers.v2.1.d/sources ynh_setup_source). withPrefetchOff, which rewrites
  * a manifest for the staged copy, is in manifest-prefetch.ts and exported from here.
@@ -123,17 +124,21 @@ function packageNames(item: string): string[] {
     .filter(Boolean);
 }
 
+/** `resources.apt.packages_from_raw_bash`: the bash snippet that prints more Debian packages
+ *  from the install answers (run by apt-snippet.ts, as YunoHost runs it), or null. */
+export function aptSnippetOf(manifest: Manifest): string | null {
+  const snippet = table(table(manifest.resources).apt).packages_from_raw_bash;
+  return typeof snippet === 'string' && snippet.trim() ? snippet : null;
+}
+
 /**
- * `resources.apt.packages` (a comma-separated string or a list), without repeats. A bash
- * snippet that chooses packages, or an extra apt repository, is a ManifestError: neither can be
- * staged offline.
+ * `resources.apt.packages` (a comma-separated string or a list), without repeats; those a bash
+ * snippet chooses come from aptSnippetOf. An extra apt repository is a ManifestError: it cannot
+ * be staged offline yet.
  */
 export function aptPackagesOf(manifest: Manifest): string[] {
   const app = appName(manifest);
   const apt = table(table(manifest.resources).apt);
-  if (typeof apt.packages_from_raw_bash === 'string' && apt.packages_from_raw_bash.trim()) {
-    throw new ManifestError(`${app}: resources.apt.packages_from_raw_bash chooses Debian packages by running a bash snippet at install time: they cannot be staged offline`);
-  }
   const extras = Object.keys(table(apt.extras));
   if (extras.length) {
     throw new ManifestError(`${app}: resources.apt.extras takes packages from another apt repository (${extras.join(', ')}), which cannot be staged offline yet`);

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
-import { aptPackagesOf, architecturesOf, ManifestError, parseManifest, questionsOf, sourcesFor, withPrefetchOff, type Manifest } from '../../builder/apps/manifest.ts';
+import { aptPackagesOf, aptSnippetOf, architecturesOf, ManifestError, parseManifest, questionsOf, sourcesFor, withPrefetchOff, type Manifest } from '../../builder/apps/manifest.ts';
 
 const FIXTURE = readFileSync(join(import.meta.dirname, '../fixtures/apps/manifest.toml'), 'utf8');
 const SUM = (c: string) => c.repeat(64);
@@ -74,8 +74,10 @@ describe('aptPackagesOf', () => {
     expect(aptPackagesOf({ id: 'x' })).toEqual([]);
   });
 
-  it('refuses packages chosen by a bash snippet and extra repositories, saying why', () => {
-    expect(() => aptPackagesOf(apt({ packages: 'jq', packages_from_raw_bash: 'echo foo\n' }))).toThrow(/packages_from_raw_bash.*cannot be staged offline/);
+  it('leaves packages chosen by a bash snippet to aptSnippetOf, and refuses extra repositories, saying why', () => {
+    expect(aptPackagesOf(apt({ packages: 'jq', packages_from_raw_bash: 'echo foo\n' }))).toEqual(['jq']);
+    expect(aptSnippetOf(apt({ packages: 'jq', packages_from_raw_bash: 'echo foo\n' }))).toBe('echo foo\n');
+    expect(aptSnippetOf(apt({ packages: 'jq', packages_from_raw_bash: '  \n' }))).toBeNull();
     expect(() => aptPackagesOf(apt({ packages: 'jq', extras: { yarn: { repo: 'deb https://dl.yarnpkg.com/debian/ stable main', key: 'k', packages: ['yarn'] } } }))).toThrow(
       'app "x": resources.apt.extras takes packages from another apt repository (yarn), which cannot be staged offline yet',
     );
