@@ -5,6 +5,8 @@ export default defineImage({
   name: 'clic-pc-x86_64-yunohost',
   description: 'CLIC kit with YunoHost and its apps, for x86_64 PCs and mini-PCs (UEFI)',
   board: 'pc-x86_64',
-  layers: ['base', 'firstboot', 'hotspot', 'captive-portal', 'portal', 'kiwix', 'yunohost', 'apps'],
+  // yunohost before the captive portal: the portal's nginx check meets YunoHost's nginx files
+  // only once the yunohost layer has made room for the kit's (see that layer)
+  layers: ['base', 'firstboot', 'hotspot', 'yunohost', 'captive-portal', 'portal', 'kiwix', 'apps'],
   vars: { base: { hostname: 'clic' } },
 });

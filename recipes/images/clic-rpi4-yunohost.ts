@@ -5,6 +5,8 @@ export default defineImage({
   name: 'clic-rpi4-yunohost',
   description: 'CLIC kit with YunoHost and its apps, for Raspberry Pi 4',
   board: 'rpi4',
-  layers: ['base', 'firstboot', 'hotspot', 'captive-portal', 'portal', 'kiwix', 'yunohost', 'apps'],
+  // yunohost before the captive portal: the portal's nginx check meets YunoHost's nginx files
+  // only once the yunohost layer has made room for the kit's (see that layer)
+  layers: ['base', 'firstboot', 'hotspot', 'yunohost', 'captive-portal', 'portal', 'kiwix', 'apps'],
   vars: { base: { hostname: 'clic' } },
 });

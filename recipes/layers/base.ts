@@ -1,6 +1,7 @@
 /**
  * base — the minimal Debian system every CLIC image starts from: systemd, udev, networking on
- * every wired interface (systemd-networkd, DHCP), DNS (systemd-resolved), an SSH server that
+ * every wired interface (systemd-networkd, DHCP), DNS (systemd-resolved, unless a later layer
+ * replaces it: YunoHost's own resolver is dnsmasq behind resolvconf), an SSH server that
  * takes keys only (no password logins; its host keys are made on each device's first boot by
  * the firstboot layer: the image ships none), locales, time zone, host name. The host name is
  * also the default of the settings file's `hostname` (/etc/clic/defaults.d/base.conf).
@@ -30,6 +31,8 @@ export default defineLayer({
     '[ -e "/usr/share/zoneinfo/$CLIC_TIMEZONE" ] || { echo "unknown time zone $CLIC_TIMEZONE" >&2; exit 1; }',
     'ln -sf "/usr/share/zoneinfo/$CLIC_TIMEZONE" /etc/localtime && echo "$CLIC_TIMEZONE" > /etc/timezone',
     'mkdir -p /etc/clic/defaults.d && printf "# Defaults of the base layer, from the recipe (clic-image).\\nhostname = %s\\n" "$CLIC_HOSTNAME" > /etc/clic/defaults.d/base.conf',
-    'systemctl enable systemd-networkd.service systemd-resolved.service',
+    'systemctl enable systemd-networkd.service',
+    // a later layer may leave it out (yunohost: Conflicts: systemd-resolved; resolvconf then)
+    '[ ! -e /usr/lib/systemd/system/systemd-resolved.service ] || systemctl enable systemd-resolved.service',
   ],
 });

@@ -3,7 +3,7 @@
  * against a STAND-IN of YunoHost (the image's `yunohost` package is the test's stand-in, see
  * test/support/yunohost-standin.ts: YunoHost's repository cannot be reached from here). What is
  * real: the image's first-boot script (postinstall, offline apt, app installs, state, resume),
- * the test app's package, its verified source and its Debian dependencies (jq and its libraries,
+ * the test app's package, its verified source and its Debian dependencies (qrencode and its library,
  * from Debian), installed with apt from the local repository the image carries.
  *
  *  1. Power cut: the first boot runs with `clictest.slowapp` on the kernel command line, which
@@ -35,13 +35,28 @@ emit journal "$(journalctl -b -o cat -u clic-yunohost.service)"
 emit status "$(cat /var/lib/clic/apps/status.json)"
 emit state "$(cat /var/lib/clic/apps/testapp/state)"
 emit installed "$(cat /etc/yunohost/installed >/dev/null 2>&1 && echo yes; cat /etc/yunohost/current_host)"
-emit jq "$(dpkg-query -W -f '\${Package} \${Version} \${Status}\\n' jq libjq1 libonig5 2>&1)"
-emit jq-runs "$(echo '{"kit":"clic"}' | jq -r .kit 2>&1)"
+emit qrencode "$(dpkg-query -W -f '\${Package} \${Version} \${Status}\\n' qrencode libqrencode4 2>&1)"
+emit qrencode-runs "$(qrencode -t ASCII -o - clic 2>&1 | grep -c '#')"
 emit greeting "$(cat /var/www/testapp/greeting.txt 2>&1)"
 emit app-page "$(cat /var/www/testapp/index.html 2>&1)"
 emit download-cache "$(ls -A /var/cache/yunohost/download/testapp 2>&1)"
 emit issue "$(cat /etc/issue.d/clic-yunohost.issue 2>&1)"
 emit rerun "$(/usr/lib/clic/clic-yunohost 2>&1; echo "exit status $?")"
+# the kit's own services after YunoHost's regen-conf (its postinstall's, then a forced one)
+kit() {
+  emit "$1-nginx" "$(nginx -t 2>&1 | tail -n 1; systemctl is-active nginx)"
+  emit "$1-probe" "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H 'Host: connectivitycheck.gstatic.com' http://127.0.0.1/generate_204)"
+  emit "$1-portal" "$(curl -s -H 'Host: 10.42.0.1' http://127.0.0.1/ | grep -o '/yunohost/sso/' | head -n 1)"
+  emit "$1-firewall" "$(nft list ruleset 2>&1 | grep -E 'dport|policy')"
+  # (this boot stops short of multi-user.target: sshd is checked, not asked to run; -t wants /run/sshd)
+  emit "$1-sshd" "$(grep -iE '^(PasswordAuthentication|PubkeyAuthentication) ' /etc/ssh/sshd_config; mkdir -p /run/sshd; sshd -t 2>&1; echo "sshd -t: $?")"
+  # (not started in this boot: started here on YunoHost's regenerated configuration)
+  emit "$1-dnsmasq" "$(systemctl restart dnsmasq 2>&1; systemctl is-active dnsmasq; ls /etc/dnsmasq.d)"
+}
+kit postinstall
+emit regen "$(yunohost tools regen-conf --force 2>&1 | tail -n 2; echo "exit status $?")"
+kit regen
+emit certificate "$(openssl x509 -noout -subject -in /etc/yunohost/certs/yunohost.org/crt.pem 2>&1)"
 echo CLIC-TEST-END >/dev/ttyS0
 `;
 
@@ -124,8 +139,9 @@ describe('YunoHost STAND-IN lab image, network cut: first boot, power cut, next 
   });
 
   it('installed the app’s Debian dependencies from the image, offline, and the app with its answers', () => {
-    for (const name of ['jq', 'libjq1', 'libonig5']) expect(report.jq).toMatch(new RegExp(`^${name} \\S+ install ok installed$`, 'm'));
-    expect(report['jq-runs'].trim()).toBe('clic');
+    for (const name of ['qrencode', 'libqrencode4']) expect(report.qrencode).toMatch(new RegExp(`^${name} \\S+ install ok installed$`, 'm'));
+    // a QR code drawn: lines with dark modules
+    expect(Number(report['qrencode-runs'].trim())).toBeGreaterThan(10);
     expect(report.greeting.trim()).toBe(GREETING);
     expect(report['app-page']).toContain('clic-testapp-source');
     // YunoHost empties its download cache after an install; the staged copy stays for a reinstall
@@ -138,6 +154,25 @@ describe('YunoHost STAND-IN lab image, network cut: first boot, power cut, next 
     expect(shown, 'password line on the first boot console').toBeTruthy();
     expect(report.journal).not.toContain(shown!);
     expect(report.issue).toContain(shown!);
+  });
+
+  it("keeps the kit's services working after YunoHost's regen-conf, the postinstall's and a forced one (STAND-IN regen effects)", () => {
+    expect(report.regen).toMatch(/exit status 0$/);
+    for (const when of ['postinstall', 'regen']) {
+      expect(report[`${when}-nginx`], when).toMatch(/test is successful\nactive$/);
+      expect(report[`${when}-probe`], when).toMatch(/^302 http:\/\/10\.42\.0\.1\//);
+      expect(report[`${when}-portal`].trim(), when).toBe('/yunohost/sso/');
+      // YunoHost's firewall drops what it does not know: the hotspot's DHCP is let in
+      expect(report[`${when}-firewall`], when).toMatch(/policy drop/);
+      expect(report[`${when}-firewall`], when).toMatch(/udp dport \{[^}]*\b67\b[^}]*\}/);
+      expect(report[`${when}-sshd`], when).toMatch(/^PasswordAuthentication no$/m);
+      expect(report[`${when}-sshd`], when).toMatch(/^PubkeyAuthentication yes$/m);
+      expect(report[`${when}-sshd`], when).toMatch(/^sshd -t: 0$/m);
+      expect(report[`${when}-dnsmasq`], when).toMatch(/^active\n/);
+      expect(report[`${when}-dnsmasq`], when).toMatch(/^clic-hotspot$/m);
+    }
+    // made on this kit at its first boot: the image ships none
+    expect(report.certificate).toMatch(/^subject=/);
   });
 
   it('running the script again changes nothing and calls no install', () => {

@@ -8,13 +8,13 @@
  *  - with the right one, the image carries the deb822 source and its key, the packages of that
  *    repository (the stand-in's /usr/bin/yunohost), the debconf answers, and the app staged for
  *    first boot: package at the pinned revision (prefetch off), verified source, install answers,
- *    catalog cache, and its Debian dependencies (jq and what it needs, from Debian) in the
+ *    catalog cache, and its Debian dependencies (qrencode and its library, from Debian) in the
  *    image's local apt repository — not installed.
  * The image stays in the artifacts folder for the boot tier (test/boot/yunohost.test.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, mkdtemp, rm } from 'node:fs/promises';
+import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,13 +84,35 @@ describe('YunoHost lab image: repository, packages and the app staged for an off
     const disk = await openDisk(image);
     expect(await disk.extRead(ROOT, '/usr/bin/yunohost')).toMatch(/STAND-IN/i);
     const status = await disk.extRead(ROOT, '/var/lib/dpkg/status');
-    expect(status).toMatch(/^Package: yunohost\nStatus: install ok installed$/m);
+    expect(status).toMatch(/^Package: yunohost\nEssential: yes\nStatus: install ok installed$/m);
     expect(status).toMatch(/^Package: yunohost-admin\nStatus: install ok installed$/m);
     // the app's Debian dependency is staged, not installed: first boot installs it
-    expect(status).not.toMatch(/^Package: jq$/m);
+    expect(status).not.toMatch(/^Package: qrencode$/m);
     const debconf = await disk.extRead(ROOT, '/var/cache/debconf/config.dat');
     expect(debconf).toMatch(/^Name: slapd\/domain\n(?:.+\n)*?Value: yunohost\.org$/m);
     expect(await disk.extRead(ROOT, '/etc/clic/defaults.d/yunohost.conf')).toMatch(/^yunohost_domain = clic\.local$/m);
+  });
+
+  it("meets YunoHost 12's relations: Essential yunohost after the essential phase, sudo-ldap and resolvconf instead of sudo and systemd-resolved, python3-sdbus from backports, exactly the resolved set", async () => {
+    const disk = await openDisk(image);
+    const status = await disk.extRead(ROOT, '/var/lib/dpkg/status');
+    const installed = (name: string) => new RegExp(`^Package: ${name.replace(/[+.]/g, '\\$&')}\n(?:Essential: yes\n)?Status: install ok installed$`, 'm').test(status);
+    for (const name of ['yunohost', 'moulinette', 'ssowat', 'yunohost-portal', 'sudo-ldap', 'resolvconf', 'python3-sdbus', 'nginx-extras', 'slapd', 'rsyslog']) expect(installed(name), name).toBe(true);
+    for (const name of ['sudo', 'systemd-resolved']) expect(installed(name), name).toBe(false);
+    expect(status).toMatch(/^Package: python3-sdbus\n(?:.+\n)*?Version: \S+~bpo12\S*$/m);
+    const listed = (await readFile(join(artifacts, `${YUNOHOST_LAB}.packages`), 'utf8')).split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(listed.filter((l) => l.startsWith('yunohost='))).toHaveLength(1);
+    expect(listed.length).toBe(status.split('\n').filter((l) => l === 'Status: install ok installed').length);
+  });
+
+  it("ships no YunoHost CA or certificate (each kit makes its own), and YunoHost's nginx files with room for the kit's", async () => {
+    const disk = await openDisk(image);
+    expect(await disk.extList(ROOT, '/etc/yunohost/certs/yunohost.org').catch(() => [])).toEqual([]);
+    expect(await disk.extList(ROOT, '/usr/share/yunohost/ssl/ca').catch(() => [])).toEqual([]);
+    expect(await disk.extList(ROOT, '/etc/systemd/system/multi-user.target.wants')).toContain('clic-yunohost-ssl.service');
+    expect(await disk.extRead(ROOT, '/etc/nginx/conf.d/yunohost_admin.conf')).not.toMatch(/listen\s+(\[::\]:)?80\s+default_server/);
+    expect(await disk.extRead(ROOT, '/etc/nginx/conf.d/ssowat.conf')).not.toMatch(/server_names_hash_bucket_size/);
+    expect(await disk.extRead(ROOT, '/etc/yunohost/hooks.d/conf_regen/99-nginx_clic')).toMatch(/^#!\/bin\/bash/);
   });
 
   it('stages the app: package at its pinned revision with prefetch off, verified source, answers, order', async () => {
@@ -113,13 +135,13 @@ describe('YunoHost lab image: repository, packages and the app staged for an off
     expect(catalog.apps.testapp.git.revision).toBe(lab.info.app.revision);
   });
 
-  it('carries jq and its libraries from Debian in the local apt repository, with its source file', async () => {
+  it('carries qrencode and its library from Debian in the local apt repository, with its source file', async () => {
     const disk = await openDisk(image);
     const debs = await disk.extList(ROOT, '/var/lib/clic/offline-apt');
-    for (const name of ['jq', 'libjq1', 'libonig5']) expect(debs.some((f) => f.startsWith(`${name}_`) && f.endsWith('.deb')), name).toBe(true);
+    for (const name of ['qrencode', 'libqrencode4']) expect(debs.some((f) => f.startsWith(`${name}_`) && f.endsWith('.deb')), name).toBe(true);
     const index = await disk.extRead(ROOT, '/var/lib/clic/offline-apt/Packages');
-    expect(index).toMatch(/^Package: jq$/m);
-    expect(index).toMatch(/^Filename: \.\/jq_\S+\.deb$/m);
+    expect(index).toMatch(/^Package: qrencode$/m);
+    expect(index).toMatch(/^Filename: \.\/qrencode_\S+\.deb$/m);
     const source = await disk.extRead(ROOT, '/etc/apt/sources.list.d/clic-offline.sources');
     expect(source).toMatch(/^URIs: file:\/var\/lib\/clic\/offline-apt$/m);
     expect(source).toMatch(/^Trusted: yes$/m);

@@ -17,10 +17,10 @@
  *
  * The package is a packaging format 2 app: manifest.toml (questions domain, path = /testapp,
  * init_main_permission = visitors, and `greeting`, a string with no default — a required answer;
- * resources: sources.main for amd64 and arm64 pointing at the tarball, install_dir, apt jq), and
+ * resources: sources.main for amd64 and arm64 pointing at the tarball, install_dir, apt qrencode), and
  * scripts/install and scripts/remove. The install script waits 120 s when the kernel command
  * line has `clictest.slowapp` (the power-cut boot test kills the machine then), checks the
- * staged source in YunoHost's download cache against the manifest's sha256, installs jq with
+ * staged source in YunoHost's download cache against the manifest's sha256, installs qrencode with
  * apt-get (the image's first boot provides the offline repository), unpacks the source into
  * the install_dir (/var/www/testapp) and writes the greeting there. The commit has fixed names
  * and dates, so the same baseUrl always gives the same revision.
@@ -196,7 +196,8 @@ function testappManifest(baseUrl: string, source: { url: string; sha256: string 
       },
       install_dir: {},
       permissions: { main: { url: '/' } },
-      apt: { packages: 'jq' },
+      // not in YunoHost's own closure (jq is): it has to come from the image's offline repository
+      apt: { packages: 'qrencode' },
     },
   };
 }
@@ -252,7 +253,7 @@ if [ -z "$expected" ] || [ "$actual" != "$expected" ]; then
   echo "testapp install: the source's sha256 is $actual, the manifest says '$expected' for $arch"
   exit 1
 fi
-DEBIAN_FRONTEND=noninteractive apt-get install -y jq
+DEBIAN_FRONTEND=noninteractive apt-get install -y qrencode
 install_dir=\${install_dir:-/var/www/$app_id}
 mkdir -p "$install_dir"
 tar -xzf "$source_file" -C "$install_dir" --strip-components=1 --no-same-owner

@@ -6,7 +6,8 @@
  * `yunohost` command the way the real one must be driven, offline.
  *
  *   const repo = await makeSignedAptRepo(dir, { packages: yunohostStandinPackages() });
- *   // packages `yunohost` (12.0.0~clictest1, all, /usr/bin/yunohost) and `yunohost-admin` (empty, Depends: yunohost)
+ *   // yunohost (/usr/bin/yunohost), moulinette, ssowat, yunohost-admin, yunohost-portal: with
+ *   // the names and relations of YunoHost 12.1's packages (YUNOHOST_12_RELATIONS)
  *
  * /usr/bin/yunohost is a bash script (coreutils, sed and grep only: the image has no python)
  * implementing the subset of YunoHost's CLI that the first boot uses, with YunoHost's own file
@@ -22,7 +23,8 @@
  *    network to reach the DynDNS server). Writes /etc/yunohost/current_host, records the admin in
  *    /etc/yunohost/clic-standin-admins (user and full name, never the password: stand-in only),
  *    then /etc/yunohost/installed, and prints "Success! YunoHost is now configured".
- *  - `yunohost app install SRC --args 'k=v&k2=v2' [--force]`: needs the postinstall. Like the real
+ *  - `yunohost app install SRC --args 'k=v&k2=v2' [--force]`: needs the postinstall, and nginx and
+ *    fail2ban running (on a booted system; YunoHost's _assert_system_is_sane_for_app). Like the real
  *    one it reads the app catalog cache FIRST, whatever SRC is: without
  *    /var/cache/yunohost/repo/default.json carrying `"from_api_version": 3` (which YunoHost adds
  *    when it saves the catalog) the real one tries to download the catalog, so this fails as the
@@ -48,6 +50,17 @@
  *    is skipped with "Failed to read info for <id>" on stderr. JSON is also the default output
  *    (the real default is a YAML-like listing). `plain` is moulinette's format (`##id`, value…).
  *  - `yunohost app remove ID`: runs /etc/yunohost/apps/<id>/scripts/remove, removes the folder.
+ *  - `yunohost tools regen-conf [CATEGORY…] [--force]`, also at the end of the postinstall (whose
+ *    failure it fails): the effects of YunoHost 12.1's ssh, nginx, nftables and dnsmasq hooks on
+ *    what the kit configures too (see regen_conf below), with the custom hooks of
+ *    /etc/yunohost/hooks.d/conf_regen run on the pending files, as the real one runs them.
+ *  - `yunohost firewall open PORT COMMENT [-p tcp|udp]` (the comment is required, as by the real
+ *    one), `yunohost settings set security.ssh.ssh_password_authentication -v yes|no`,
+ *    `yunohost user ssh add-key USER KEY`.
+ *  - The package's postinst does what the real one's configuration hooks do at install
+ *    (`--standin-package-init`): nginx's two default servers and bucket size, a CA and
+ *    certificate with fresh keys (/usr/share/yunohost/hooks/conf_regen/02-ssl), firewall.yml,
+ *    /etc/default/dnsmasq; it calls systemctl, which it does not depend on.
  *  - Anything else: "Error: …" and exit 1.
  *
  * Not implemented (stand-in): resources other than install_dir (no system user, no apt — the
@@ -58,7 +71,8 @@
  */
 import type { PackageSpec } from './apt-repo.ts';
 
-export const YUNOHOST_STANDIN_VERSION = '12.0.0~clictest1';
+/** Above the versions yunohost's relations ask for (moulinette >= 12.1, yunohost-admin >= 12.1). */
+export const YUNOHOST_STANDIN_VERSION = '12.1.25~clicstandin1';
 
 /**
  * Tag for bash text in a template literal: the text is taken raw (backslashes are bash's), and
@@ -195,7 +209,14 @@ tools_postinstall() {
   printf '%s\n' "$domain" > "$ETC/current_host" || exit 1
   info "Main domain: $domain"
   printf '%s\t%s\n' "$username" "$fullname" >> "$ETC/clic-standin-admins" || exit 1
+  if [ -z "$ROOT" ]; then
+    # the real one makes an LDAP user in its admins group, which sshd lets in
+    getent group admins >/dev/null || groupadd admins || exit 1
+    id "$username" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash --groups admins "$username" || exit 1
+  fi
   info "User created: $username"
+  # the real one ends with a forced regen-conf of every category; it fails the postinstall
+  regen_conf || die "The postinstall failed: the configuration could not be regenerated"
   : > "$ETC/installed" || exit 1
   success "YunoHost is now configured"
   warning "The post-install completed! (STAND-IN of YunoHost: nothing else was configured)"
@@ -253,6 +274,15 @@ app_install() {
   done
   [ -n "$src" ] || die "the following arguments are required: app"
   [ -e "$ETC/installed" ] || die "YunoHost is not installed yet: run 'yunohost tools postinstall' first"
+  # the real one refuses to install while nginx or fail2ban is down (_assert_system_is_sane_for_app);
+  # fail2ban does not start without the log files its jails read (rsyslog's)
+  if [ -z "$ROOT" ]; then
+    local service faulty=''
+    for service in nginx fail2ban; do
+      systemctl is-active --quiet "$service" || faulty="$faulty $service ($(systemctl is-active "$service"))"
+    done
+    [ -z "$faulty" ] || die "These required services should be running to run this action:\${faulty}. Try restarting them to continue (and possibly investigate why they are down)."
+  fi
   # the real _extract_app loads the catalog before looking at what SRC is
   check_catalog_cache || exit 1
   if catalog_has "$src"; then
@@ -471,6 +501,243 @@ app_remove() {
   success "$id uninstalled"
 }
 
+# --- regen-conf: what the real one's configuration hooks do to files the kit configures too ---
+# (hooks/conf_regen/03-ssh, 15-nginx, 40-nftables, 43-dnsmasq of YunoHost 12.1, in part): each
+# category's files are made in a pending folder, the custom hooks of
+# /etc/yunohost/hooks.d/conf_regen run on it ("pre", "", "", their own pending folder, beside
+# the others), then the files replace those of the system and the services restart. A broken
+# nginx configuration fails the regen-conf, as the real nginx hook's nginx -t does.
+SETTINGS_FILE=$ETC/clic-standin-settings
+FIREWALL_FILE=$ETC/firewall.yml
+CATEGORIES="ssh nginx nftables dnsmasq"
+
+setting() { # key default -> the stand-in's stored value of a yunohost settings key
+  local value
+  value=$(sed -n "s/^$1=//p" "$SETTINGS_FILE" 2>/dev/null | tail -n 1)
+  printf '%s' "\${value:-$2}"
+}
+
+# the real 15-nginx do_base_regen, for the files that meet the kit's: a default server on port
+# 80 (a redirect to the admin) and on 443, and server_names_hash_bucket_size in the http block
+nginx_base_files() { # folder
+  mkdir -p "$1/etc/nginx/conf.d"
+  printf '%s\n' '# STAND-IN of YunoHost ssowat.conf (its directives that matter to the kit)' 'server_names_hash_bucket_size 128;' > "$1/etc/nginx/conf.d/ssowat.conf"
+  cat > "$1/etc/nginx/conf.d/yunohost_admin.conf" <<'NGINX'
+# STAND-IN of YunoHost's yunohost_admin.conf: its two default servers
+server {
+    listen 80 default_server;
+    listen [::]:80 default_server;
+    location / {
+        return 302 https://$host/yunohost/admin;
+    }
+}
+server {
+    listen 443 ssl default_server;
+    listen [::]:443 ssl default_server;
+    ssl_certificate /etc/yunohost/certs/yunohost.org/crt.pem;
+    ssl_certificate_key /etc/yunohost/certs/yunohost.org/key.pem;
+    location /yunohost/admin {
+        default_type text/plain;
+        return 200 "STAND-IN of YunoHost's admin\n";
+    }
+}
+NGINX
+}
+
+regen_ssh() { # pending folder: the real template's lines that decide who logs in, no Include
+  mkdir -p "$1/etc/ssh"
+  {
+    echo '# STAND-IN of YunoHost sshd_config (the lines that decide who logs in, as its template has them)'
+    echo 'PermitRootLogin no'
+    echo 'PubkeyAuthentication yes'
+    echo 'PermitEmptyPasswords no'
+    echo 'KbdInteractiveAuthentication no'
+    echo 'UsePAM yes'
+    [ "$(setting security.ssh.ssh_password_authentication true)" = true ] || echo 'PasswordAuthentication no'
+    echo 'AcceptEnv LANG LC_*'
+    echo 'AllowGroups ssh.main sftp.main ssh.app sftp.app admins root'
+    echo 'Subsystem sftp internal-sftp'
+    echo 'Match Address 192.168.0.0/16,10.0.0.0/8,172.16.0.0/12,169.254.0.0/16,fe80::/10,fd00::/8'
+    echo '    PermitRootLogin yes'
+  } > "$1/etc/ssh/sshd_config"
+}
+
+regen_nginx() { nginx_base_files "$1"; }
+
+firewall_ports() { # tcp|udp -> the open ports of firewall.yml, space-separated
+  awk -v proto="$1:" '
+    /^[a-z_]+:/ { section = $1; next }
+    section == proto && /^    [0-9]+:/ { port = $1; sub(":", "", port); next }
+    section == proto && /^        open: true/ { printf "%s ", port }
+  ' "$FIREWALL_FILE" 2>/dev/null
+}
+
+regen_nftables() { # pending folder: input policy drop, but for the ports firewall.yml opens
+  local tcp udp
+  tcp=$(firewall_ports tcp) udp=$(firewall_ports udp)
+  mkdir -p "$1/etc/nftables.d"
+  printf '%s\n' '#!/usr/sbin/nft -f' 'flush ruleset' 'include "/etc/nftables.d/*.conf"' > "$1/etc/nftables.conf"
+  {
+    echo '# STAND-IN of YunoHost yunohost-firewall.conf'
+    echo 'table inet filter {'
+    echo '    chain input {'
+    echo '        type filter hook input priority filter; policy drop;'
+    echo '        ct state related,established accept'
+    [ -z "$tcp" ] || echo "        tcp dport { $(echo $tcp | sed 's/ /, /g') } accept"
+    [ -z "$udp" ] || echo "        udp dport { $(echo $udp | sed 's/ /, /g') } accept"
+    echo '        iifname "lo" accept'
+    echo '        ip protocol icmp accept'
+    echo '        ip6 nexthdr icmpv6 accept'
+    echo '    }'
+    echo '}'
+  } > "$1/etc/nftables.d/yunohost-firewall.conf"
+}
+
+regen_dnsmasq() { # pending folder: its own /etc/default/dnsmasq and dnsmasq.conf; dotted files of dnsmasq.d go
+  local dev wireless=lo conf
+  mkdir -p "$1/etc/default" "$1/etc/dnsmasq.d"
+  printf '%s\n' '# STAND-IN of YunoHost /etc/default/dnsmasq' 'ENABLED=1' 'CONFIG_DIR=/etc/dnsmasq.d,.dpkg-dist,.dpkg-old,.dpkg-new' 'IGNORE_RESOLVCONF=yes' > "$1/etc/default/dnsmasq"
+  for dev in "$ROOT"/sys/class/net/*; do
+    if [ -d "$dev/wireless" ] && grep -q up "$dev/operstate" 2>/dev/null; then wireless+=" \${dev##*/}"; fi
+  done
+  {
+    printf '%s\n' '# STAND-IN of YunoHost dnsmasq.conf' domain-needed expand-hosts localise-queries
+    for dev in $wireless; do echo "interface=$dev"; done
+    printf '%s\n' resolv-file=/etc/resolv.dnsmasq.conf cache-size=256
+  } > "$1/etc/dnsmasq.conf"
+  printf '%s\n' 'nameserver 9.9.9.9' 'nameserver 80.67.169.12' > "$1/etc/resolv.dnsmasq.conf"
+  for conf in "$ROOT"/etc/dnsmasq.d/*.*; do
+    [ -e "$conf" ] || continue
+    case \${conf##*/} in "$(main_domain)" | *.local) ;; *) echo "\${conf##*/}" >> "$1/.removed" ;; esac
+  done
+}
+
+regen_conf() { # [categories…] (all by default)
+  local categories=\${*:-$CATEGORIES} pending category hook name
+  pending=$(mktemp -d) || return 1
+  for category in $categories; do
+    mkdir -p "$pending/$category"
+    "regen_$category" "$pending/$category" || { rm -rf "$pending"; return 1; }
+  done
+  for hook in "$ETC"/hooks.d/conf_regen/*; do
+    [ -f "$hook" ] || continue
+    name=\${hook##*/}
+    name=\${name#*-}
+    for category in $categories; do
+      [ "\${name%%_*}" = "$category" ] || continue
+      mkdir -p "$pending/$name"
+      bash "$hook" pre "" "" "$pending/$name" || { error "The hook $hook failed"; rm -rf "$pending"; return 1; }
+    done
+  done
+  for category in $categories; do
+    if [ -f "$pending/$category/.removed" ]; then
+      while IFS= read -r name; do rm -f "$ROOT/etc/dnsmasq.d/$name"; done < "$pending/$category/.removed"
+      rm -f "$pending/$category/.removed"
+    fi
+    cp -a "$pending/$category/." "$ROOT/"
+  done
+  rm -rf "$pending"
+  [ -z "$ROOT" ] || return 0 # under a test root: no services to restart
+  for category in $categories; do
+    case $category in
+      nginx)
+        if ! nginx -t 2>/dev/null; then
+          nginx -t
+          error "The nginx configuration is broken: regen-conf of nginx failed"
+          return 1
+        fi
+        systemctl reload-or-restart nginx ;;
+      ssh) systemctl restart ssh ;;
+      dnsmasq) systemctl restart dnsmasq ;;
+      nftables) systemctl enable --now nftables >/dev/null 2>&1; systemctl restart nftables ;;
+    esac
+  done
+  success "Configuration updated for $categories"
+}
+
+tools_regen_conf() {
+  local names=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      -f|--force|-n|--dry-run|-p|--with-diff) shift ;;
+      -*) die "unrecognized argument: $1" ;;
+      *) names+=("$1"); shift ;;
+    esac
+  done
+  regen_conf "\${names[@]}" || exit 1
+}
+
+settings_set() {
+  local key=\${1:-} value=''
+  shift || true
+  while [ $# -gt 0 ]; do
+    case "$1" in -v|--value) need_value "$@"; value=$2; shift 2 ;; *) die "unrecognized argument: $1" ;; esac
+  done
+  case "$key" in
+    security.ssh.ssh_password_authentication)
+      case "$value" in yes|true|1|True) value=true ;; no|false|0|False) value=false ;; *) die "Pick a valid value for argument 'value': '$value' is not a boolean" ;; esac
+      printf '%s=%s\n' "$key" "$value" >> "$SETTINGS_FILE"
+      regen_conf ssh || exit 1 ;;
+    *) die "STAND-IN: the setting '$key' is not implemented" ;;
+  esac
+  success "Settings updated"
+}
+
+firewall_open() { # port comment [-p tcp|udp]: the comment is required, as by the real one
+  local port='' comment='' positional=0 proto=tcp
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      -p|--protocol) need_value "$@"; proto=$2; shift 2 ;;
+      --upnp|--no-reload) shift ;;
+      -*) die "unrecognized argument: $1" ;;
+      *)
+        positional=$((positional + 1))
+        case $positional in 1) port=$1 ;; 2) comment=$1 ;; *) die "unrecognized arguments: $1" ;; esac
+        shift ;;
+    esac
+  done
+  if [ "$positional" -lt 2 ]; then
+    if [ -n "$port" ]; then die "the following arguments are required: comment"; else die "the following arguments are required: port, comment"; fi
+  fi
+  [[ $port =~ ^[0-9]+$ ]] || die "Pick a valid value for argument 'port'"
+  case "$proto" in tcp|udp) ;; *) die "argument -p/--protocol: invalid choice: '$proto'" ;; esac
+  if [[ " $(firewall_ports "$proto") " == *" $port "* ]]; then
+    warning "Port $port is already opened for $proto connections"
+  else
+    awk -v proto="$proto:" -v port="$port" -v comment="$comment" '
+      { print }
+      $0 == proto { printf "    %s:\n        open: true\n        upnp: false\n        comment: %s\n", port, comment }
+    ' "$FIREWALL_FILE" > "$FIREWALL_FILE.new" && mv "$FIREWALL_FILE.new" "$FIREWALL_FILE"
+  fi
+  regen_conf nftables || exit 1
+  success "Firewall reloaded"
+}
+
+user_ssh_add_key() {
+  local user=\${1:-} key=\${2:-} home
+  [ -n "$user" ] && [ -n "$key" ] || die "the following arguments are required: username, key"
+  id "$user" >/dev/null 2>&1 || [ -n "$ROOT" ] || die "Unknown user: $user"
+  home=$ROOT/home/$user
+  mkdir -p "$home/.ssh"
+  printf '%s\n' "$key" >> "$home/.ssh/authorized_keys"
+  chmod 700 "$home/.ssh"; chmod 600 "$home/.ssh/authorized_keys"
+  [ -n "$ROOT" ] || chown -R "$user:" "$home/.ssh"
+  success "SSH key added"
+}
+
+# What the real package's postinst does before any postinstall (its configuration hooks' "init":
+# 01-yunohost, 02-ssl, 15-nginx, 43-dnsmasq, in part): nginx's base files straight into
+# /etc/nginx, a local CA and default certificate (random keys: the image must not keep them),
+# the default firewall.yml, its /etc/default/dnsmasq.
+standin_package_init() {
+  nginx_base_files "$ROOT/"
+  bash "$ROOT/usr/share/yunohost/hooks/conf_regen/02-ssl" init
+  mkdir -p "$ETC"
+  [ -f "$FIREWALL_FILE" ] || printf '%s\n' 'tcp:' '    22:' '        open: true' '    80:' '        open: true' '    443:' '        open: true' 'udp:' '    53:' '        open: true' '    5353:' '        open: true' > "$FIREWALL_FILE"
+  mkdir -p "$ROOT/etc/default"
+  printf '%s\n' '# STAND-IN of YunoHost /etc/default/dnsmasq' 'ENABLED=1' 'CONFIG_DIR=/etc/dnsmasq.d,.dpkg-dist,.dpkg-old,.dpkg-new' 'IGNORE_RESOLVCONF=yes' > "$ROOT/etc/default/dnsmasq"
+}
+
 # global options of the real CLI that change nothing here
 declare -a argv=()
 for a in "$@"; do
@@ -480,6 +747,11 @@ set -- "\${argv[@]}"
 
 case "\${1:-} \${2:-}" in
   "tools postinstall") shift 2; tools_postinstall "$@" ;;
+  "tools regen-conf") shift 2; tools_regen_conf "$@" ;;
+  "settings set") shift 2; settings_set "$@" ;;
+  "firewall open") shift 2; firewall_open "$@" ;;
+  "user ssh") [ "\${3:-}" = add-key ] || die "STAND-IN: 'yunohost user ssh \${3:-}' is not implemented"; shift 3; user_ssh_add_key "$@" ;;
+  "--standin-package-init ") standin_package_init ;;
   "app install") shift 2; app_install "$@" ;;
   "app list") shift 2; app_list "$@" ;;
   "app remove") shift 2; app_remove "$@" ;;
@@ -488,29 +760,94 @@ esac
 `;
 }
 
-/** The packages `yunohost` and `yunohost-admin` of the stand-in, for makeSignedAptRepo. */
+/**
+ * The relations YunoHost 12.1 declares (debian/control of YunoHost/yunohost, moulinette and
+ * SSOwat, as built from their sources in the trial of 2026-12: yunohost 12.1.25, moulinette
+ * 12.1, ssowat 12.0.1), so that the stand-in meets what the real package meets: an Essential
+ * package from an archive named `bookworm`, Conflicts: systemd-resolved, sudo-ldap (which
+ * conflicts with sudo), python3-sdbus (bookworm-backports only) and its ~470-package closure
+ * (slapd, postfix, dovecot, nginx-extras, dnsmasq, nftables, fail2ban…), all real Debian packages.
+ */
+export const YUNOHOST_12_RELATIONS = {
+  yunohost: {
+    essential: true,
+    depends: [
+      'python3-all (>= 3.11)', 'moulinette (>= 12.1)', 'ssowat (>= 12.0)', 'python3-psutil', 'python3-requests', 'python3-dnspython',
+      'python3-openssl', 'python3-miniupnpc', 'python3-dbus', 'python3-jinja2 (>= 3.0)', 'python3-toml', 'python3-packaging',
+      'python3-publicsuffix2', 'python3-ldap', 'python3-zeroconf (>= 0.47)', 'python3-lexicon', 'python3-cryptography', 'python3-jwt',
+      'python3-passlib', 'python3-magic', 'python-is-python3', 'python3-pydantic', 'python3-email-validator', 'python3-sortedcollections',
+      'python3-sdbus', 'udisks2', 'udisks2-bcache', 'udisks2-btrfs', 'udisks2-lvm2', 'udisks2-zram', 'smartmontools', 'python3-zmq', 'nginx',
+      'nginx-extras (>= 1.22)', 'apt', 'apt-transport-https', 'apt-utils', 'aptitude', 'dirmngr', 'openssh-server', 'nftables', 'fail2ban',
+      'bind9-dnsutils', 'openssl', 'ca-certificates', 'netcat-openbsd', 'iproute2', 'slapd', 'ldap-utils', 'sudo-ldap', 'libnss-ldapd',
+      'unscd', 'libpam-ldapd', 'dnsmasq', 'resolvconf', 'libnss-myhostname', 'postfix', 'postfix-ldap', 'postfix-policyd-spf-perl',
+      'postfix-pcre', 'dovecot-core', 'dovecot-ldap', 'dovecot-lmtpd', 'dovecot-managesieved', 'dovecot-antispam', 'opendkim-tools',
+      'opendkim', 'postsrsd', 'procmail', 'mailutils', 'acl', 'git', 'curl', 'wget', 'cron', 'unzip', 'jq', 'bc', 'at', 'procps', 'j2cli',
+      'lsb-release', 'haveged', 'fake-hwclock', 'lsof', 'whois', 'xz-utils', 'zstd',
+    ].join(', '),
+    recommends: 'yunohost-admin (>= 12.1), yunohost-portal (>= 12.1), ntp, inetutils-ping | iputils-ping, bash-completion, rsyslog, unattended-upgrades, libdbd-ldap-perl, libnet-dns-perl',
+    conflicts: 'apache2, bind9, dovecot-core (>= 1:2.4), fail2ban (>= 1.1), iptables-persistent, nftables (>= 1.1), nginx-extras (>= 1.23), openresolv, openssl (>= 3.1), slapd (>= 2.6), systemd-resolved',
+  },
+  moulinette: {
+    depends: 'python3-bottle (>= 0.12), python3-gevent-websocket, python3-prompt-toolkit, python3-psutil, python3-pygments, python3-toml, python3-tz, python3-yaml, python3:any',
+    breaks: 'yunohost (<< 4.1)',
+  },
+  ssowat: { depends: 'nginx-extras (>= 1.6.2), lua-json, lua-rex-pcre2, lua-basexx, lua-luaossl, lua-logging, lua-filesystem, lua-cjson, whois' },
+  'yunohost-admin': { depends: 'yunohost (>= 12.0)' },
+  'yunohost-portal': { depends: 'yunohost (>= 11.2)' },
+} as const;
+
+/** The stand-in's hooks/conf_regen/02-ssl: its init makes a CA and a default certificate with
+ *  fresh keys, as the real one does (the real CA signs the certificate; not here). */
+const SSL_HOOK = bash`#!/bin/bash
+# STAND-IN of YunoHost's hooks/conf_regen/02-ssl (clic-image tests): "init" makes a local CA and
+# the default certificate, with new keys, when there is none.
+set -eu
+[ "\${1:-}" = init ] || exit 0
+certs=/etc/yunohost/certs/yunohost.org ssl=/usr/share/yunohost/ssl
+[ ! -f "$certs/crt.pem" ] || exit 0
+mkdir -p "$certs" "$ssl/ca" "$ssl/certs"
+openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=yunohost.org/O=yunohost -keyout "$ssl/ca/cakey.pem" -out "$ssl/ca/cacert.pem" 2>/dev/null
+cp "$ssl/ca/cacert.pem" "$certs/ca.pem"
+openssl req -x509 -newkey rsa:2048 -nodes -days 730 -subj /CN=yunohost.org -keyout "$certs/key.pem" -out "$certs/crt.pem" 2>/dev/null
+chmod 640 "$certs/key.pem"
+`;
+
+const standinOf = (what: string) => `STAND-IN for ${what}, for the clic-image tests (NOT YunoHost)`;
+
+/** The stand-in's packages, with YunoHost 12's names and relations, for makeSignedAptRepo:
+ *  yunohost (the stand-in command), moulinette, ssowat, yunohost-admin and yunohost-portal (empty). */
 export function yunohostStandinPackages(): PackageSpec[] {
+  const empty = (name: string, what: string, relations: Partial<PackageSpec> = {}): PackageSpec => ({
+    name,
+    version: YUNOHOST_STANDIN_VERSION,
+    architecture: 'all',
+    description: `${standinOf(what)} (empty)`,
+    ...relations,
+  });
   return [
     {
       name: 'yunohost',
       version: YUNOHOST_STANDIN_VERSION,
       architecture: 'all',
       description: [
-        'STAND-IN for YunoHost, for the clic-image tests (NOT YunoHost)',
+        standinOf('YunoHost'),
         'Implements the few yunohost commands the kit\'s first boot uses',
-        '(tools postinstall, app install, app list, app remove), offline.',
+        '(tools postinstall, app install, app list, app remove), offline,',
+        'with the relations of the real yunohost 12.1 package.',
       ].join('\n'),
+      ...YUNOHOST_12_RELATIONS.yunohost,
       files: {
         '/usr/bin/yunohost': { content: yunohostStandinScript(), mode: 0o755 },
+        '/usr/share/yunohost/hooks/conf_regen/02-ssl': { content: SSL_HOOK, mode: 0o755 },
         '/usr/share/doc/yunohost/README.clic-standin': 'This is a STAND-IN for YunoHost made by the clic-image tests, not YunoHost.\n',
       },
+      // the real one runs its configuration hooks' init and enables its services with systemctl,
+      // which it does not depend on: configured before systemd, it fails (command not found)
+      postinst: 'systemctl --version >/dev/null\nyunohost --standin-package-init',
     },
-    {
-      name: 'yunohost-admin',
-      version: YUNOHOST_STANDIN_VERSION,
-      architecture: 'all',
-      description: 'STAND-IN for YunoHost\'s web administration, for the clic-image tests (empty)',
-      depends: 'yunohost',
-    },
+    empty('moulinette', "YunoHost's CLI and API framework", YUNOHOST_12_RELATIONS.moulinette),
+    empty('ssowat', "YunoHost's single sign-on", YUNOHOST_12_RELATIONS.ssowat),
+    empty('yunohost-admin', "YunoHost's web administration", YUNOHOST_12_RELATIONS['yunohost-admin']),
+    empty('yunohost-portal', "YunoHost's user portal", YUNOHOST_12_RELATIONS['yunohost-portal']),
   ];
 }

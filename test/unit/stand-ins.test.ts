@@ -171,14 +171,20 @@ describe('makeSignedAptRepo, used by apt-get', { timeout: TIMEOUT }, () => {
     for (const arch of ['amd64', 'arm64']) {
       const packages = await readFile(join(repo.dir, `dists/bookworm/main/binary-${arch}/Packages`), 'utf8');
       expect(packages).toMatch(/^Package: yunohost$/m);
-      expect(packages).toMatch(/^Filename: pool\/main\/y\/yunohost\/yunohost_12\.0\.0~clictest1_all\.deb$/m);
+      expect(packages).toContain(`\nFilename: pool/main/y/yunohost/yunohost_${YUNOHOST_STANDIN_VERSION}_all.deb\n`);
       expect(packages).toMatch(new RegExp(`^Version: 1\\.0\\+${arch}$`, 'm'));
       expect(packages).not.toMatch(new RegExp(`^Version: 1\\.0\\+${arch === 'amd64' ? 'arm64' : 'amd64'}$`, 'm'));
     }
     const contents = await run(['dpkg-deb', '--contents', join(repo.dir, repo.debs.yunohost_all)]);
     expect(contents.stdout).toMatch(/^-rwxr-xr-x root\/root .* \.\/usr\/bin\/yunohost$/m);
-    const fields = await run(['dpkg-deb', '--field', join(repo.dir, repo.debs['yunohost-admin_all'])]);
-    expect(fields.stdout).toMatch(/^Depends: yunohost$/m);
+    // the real package's relations, as the trial's build of YunoHost 12.1 declares them
+    const fields = await run(['dpkg-deb', '--field', join(repo.dir, repo.debs.yunohost_all)]);
+    expect(fields.stdout).toMatch(/^Essential: yes$/m);
+    expect(fields.stdout).toMatch(/^Conflicts: .*\bsystemd-resolved\b/m);
+    expect(fields.stdout).toMatch(/^Depends: .*\bsudo-ldap, .*\bresolvconf, .*$/m);
+    expect(fields.stdout).toMatch(/^Depends: .*\bpython3-sdbus, /m);
+    expect(fields.stdout).toMatch(/^Recommends: yunohost-admin \(>= 12\.1\), yunohost-portal \(>= 12\.1\), /m);
+    expect((await run(['dpkg-deb', '--field', join(repo.dir, repo.debs.ssowat_all), 'Depends'])).stdout).toMatch(/^nginx-extras \(>= 1\.6\.2\), lua-json/);
   });
 
   it.each(['amd64', 'arm64'])('apt-get update trusts it with its key (%s), and sees its packages and those of architecture all', async (arch) => {
@@ -189,7 +195,7 @@ describe('makeSignedAptRepo, used by apt-get', { timeout: TIMEOUT }, () => {
     const policy = await apt.policy('yunohost', 'yunohost-admin', 'clic-archdep');
     expect(policy.code, policy.stderr).toBe(0);
     expect(policy.stdout).toMatch(new RegExp(`^yunohost:\\n\\s+Installed: \\(none\\)\\n\\s+Candidate: ${YUNOHOST_STANDIN_VERSION.replace(/[.+~]/g, '\\$&')}$`, 'm'));
-    expect(policy.stdout).toMatch(/^yunohost-admin:\n\s+Installed: \(none\)\n\s+Candidate: 12\.0\.0~clictest1$/m);
+    expect(policy.stdout).toMatch(new RegExp(`^yunohost-admin:\\n\\s+Installed: \\(none\\)\\n\\s+Candidate: ${YUNOHOST_STANDIN_VERSION.replace(/[.+~]/g, '\\$&')}$`, 'm'));
     expect(policy.stdout).toMatch(new RegExp(`^clic-archdep:\\n\\s+Installed: \\(none\\)\\n\\s+Candidate: 1\\.0\\+${arch}$`, 'm'));
     expect(policy.stdout).toContain(`${server.url}/apt bookworm/main ${arch} Packages`);
   });
@@ -225,7 +231,7 @@ describe('makeTestApp', { timeout: TIMEOUT }, () => {
       /^\[install\.domain\]\ntype = "domain"$/m,
       /^\[install\.path\]\ntype = "path"\ndefault = "\/testapp"$/m,
       /^\[install\.init_main_permission\]\ntype = "group"\ndefault = "visitors"$/m,
-      /^\[resources\.apt\]\npackages = "jq"$/m,
+      /^\[resources\.apt\]\npackages = "qrencode"$/m,
     ]) expect(manifest).toMatch(line);
     // the greeting question has no default: an answer is required
     expect(manifest).toMatch(/^\[install\.greeting\]\nask\.en = "Greeting shown on the page"\n(?:ask\.\w+ = .*\n)*type = "string"\n\n/m);
@@ -276,7 +282,7 @@ describe('makeTestApp', { timeout: TIMEOUT }, () => {
     const again = await makeTestApp(join(scratch, 'again'), { baseUrl: server.url, fullManifestsInCatalog: true });
     expect(again.revision).toBe(app.revision);
     expect(again.source.sha256).toBe(app.source.sha256);
-    expect(again.catalog.apps.testapp.manifest).toHaveProperty('resources.apt.packages', 'jq');
+    expect(again.catalog.apps.testapp.manifest).toHaveProperty('resources.apt.packages', 'qrencode');
   });
 });
 
@@ -401,7 +407,7 @@ describe('the STAND-IN yunohost command (from its package), under a temporary ro
     const installed = await ynh('app', 'install', pkg, '--args', ARGS);
     expect(installed.code, installed.stdout + installed.stderr).toBe(0);
     expect(installed.stdout).toMatch(/testapp install: start\n(?:.*\n)*testapp install: done\n(?:.*\n)*Success! Installation completed/);
-    expect(await readFile(join(stubs, 'apt-get.calls'), 'utf8')).toBe('install -y jq\n');
+    expect(await readFile(join(stubs, 'apt-get.calls'), 'utf8')).toBe('install -y qrencode\n');
     expect(await readFile(inRoot('var/www/testapp/greeting.txt'), 'utf8')).toBe(`${GREETING}\n`);
     expect(await readFile(inRoot('var/www/testapp/index.html'), 'utf8')).toContain(TESTAPP_SOURCE_MARKER);
     const settings = await readFile(inRoot('etc/yunohost/apps/testapp/settings.yml'), 'utf8');

@@ -41,6 +41,7 @@ case "$1 $2" in
     exit 1
   fi
   mkdir -p "$CLIC_ROOT/etc/yunohost" && touch "$CLIC_ROOT/etc/yunohost/installed"
+  while [ $# -gt 0 ]; do [ "$1" = --domain ] && echo "$2" >"$CLIC_ROOT/etc/yunohost/current_host"; shift; done
   echo "Success! YunoHost is now configured"
   ;;
 "app list")
@@ -65,6 +66,14 @@ case "$1 $2" in
 "app remove")
   rm -rf "$CLIC_ROOT/etc/yunohost/apps/$3"
   echo "Success! App removed"
+  ;;
+"firewall open" | "settings set")
+  [ ! -e "$dir/settings-fail" ] || { echo "Error: could not reload the firewall"; exit 1; }
+  echo "Success! Done"
+  ;;
+"user ssh")
+  mkdir -p "$CLIC_ROOT/home/$4/.ssh" && printf '%s\n' "$5" >>"$CLIC_ROOT/home/$4/.ssh/authorized_keys"
+  echo "Success! SSH key added"
   ;;
 *)
   echo "stand-in yunohost: unexpected call: $*" >&2
@@ -95,6 +104,8 @@ interface KitOptions {
   diskBytes?: number;
   /** Whether the image carries the offline apt source. */
   offlineApt?: boolean;
+  /** admin_ssh_key of the settings file. */
+  adminKey?: string;
 }
 
 interface Status {
@@ -139,6 +150,7 @@ function makeKit(opts: KitOptions = {}) {
     CLIC_YUNOHOST_FULLNAME: opts.fullname ?? "Camille O'Neil",
     CLIC_YUNOHOST_PASSWORD: opts.password ?? '',
     CLIC_YUNOHOST_POSTINSTALL: opts.postinstall ?? 'auto',
+    CLIC_ADMIN_SSH_KEY: opts.adminKey ?? '',
   };
   write('run/clic/settings.env', Object.entries(settings).map(([k, v]) => `${k}=${shellQuote(v)}\n`).join(''), 0o600);
   write('var/lib/clic/apps/order', apps.map((a) => `${a}\n`).join(''));
@@ -182,6 +194,14 @@ function makeKit(opts: KitOptions = {}) {
       if (attempts !== undefined) writeFileSync(join(appDir(id), 'attempts'), `${attempts}\n`);
     },
   };
+}
+
+/** YunoHost set up at an earlier boot, with the kit's settings that follow the postinstall. */
+function setUpEarlier(root: string) {
+  mkdirSync(join(root, 'etc/yunohost'), { recursive: true });
+  writeFileSync(join(root, 'etc/yunohost/installed'), '');
+  mkdirSync(join(root, 'var/lib/clic/yunohost'), { recursive: true });
+  writeFileSync(join(root, 'var/lib/clic/yunohost/kit-settings'), '1\n');
 }
 
 /** The script's own lines (the rest of stdout is the stand-ins' output, passed through). */
@@ -339,8 +359,7 @@ describe('clic-yunohost on the build host, with a stand-in yunohost', () => {
 
   it('resumes: an app left installing is removed then installed; one YunoHost knows is removed first too; an installed one is skipped', async () => {
     const kit = makeKit({ apps: ['alpha', 'beta', 'gamma'] });
-    mkdirSync(join(kit.root, 'etc/yunohost'), { recursive: true });
-    writeFileSync(join(kit.root, 'etc/yunohost/installed'), '');
+    setUpEarlier(kit.root);
     kit.setState('alpha', 'installed', 1);
     kit.setState('beta', 'installing', 1); // a power cut in the middle of its install
     kit.control('app-list.json', JSON.stringify({ apps: [{ id: 'alpha', name: 'Alpha' }, { id: 'gamma', name: 'Gamma', version: '1.0~ynh1' }] }));
@@ -373,6 +392,27 @@ describe('clic-yunohost on the build host, with a stand-in yunohost', () => {
     expect(kit.calls().filter((c) => c[0] === 'yunohost').map((c) => c.slice(1, 4).join(' '))).toEqual(['app list --output-as', 'app remove alpha']);
     expect(ownLines(r.stdout)).toContain('clic-yunohost: app alpha: interrupted 3 times, not tried again');
     expect(kit.status().apps).toEqual([{ id: 'alpha', state: 'failed', attempts: 3, message: 'its install was interrupted 3 times (power cut or restart)' }]);
+  });
+
+  it("after the postinstall, keeps the kit's services working through YunoHost: DHCP through its firewall, SSH by key only, the admin's key — each once", async () => {
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKitAdminKeyForTheUnitTestOnly000000000000 deployer@lab';
+    const kit = makeKit({ apps: [], adminKey: key });
+    kit.control('settings-fail');
+    let r = await kit.run();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(ownLines(r.stdout)).toContain("clic-yunohost: kit: YunoHost refused a setting (see above); the next boot tries again");
+    kit.uncontrol('settings-fail');
+    kit.clearCalls();
+    r = await kit.run();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(kit.calls().map((c) => c.slice(1).join(' '))).toEqual(['firewall open 67 CLIC: DHCP of the wifi hotspot -p udp', 'settings set security.ssh.ssh_password_authentication -v no']);
+    // the key was given at the first run already, to YunoHost's admin user (the settings' one)
+    expect(readFileSync(join(kit.root, 'home/formateur/.ssh/authorized_keys'), 'utf8')).toBe(`${key}\n`);
+    // the portal's link to YunoHost's user portal: its main domain, where YunoHost serves it
+    expect(readFileSync(join(kit.root, 'var/lib/clic/yunohost/nginx-domain.conf'), 'utf8')).toBe('set $clic_yunohost_domain atelier.local;\n');
+    kit.clearCalls();
+    r = await kit.run();
+    expect(kit.calls()).toEqual([]);
   });
 
   it('a second run with everything done calls neither yunohost nor apt-get', async () => {
@@ -456,8 +496,7 @@ describe('clic-yunohost on the build host, with a stand-in yunohost', () => {
 
   it('a power cut between the postinstall and showing its password: the next run shows it', async () => {
     const kit = makeKit({ apps: [] });
-    mkdirSync(join(kit.root, 'etc/yunohost'), { recursive: true });
-    writeFileSync(join(kit.root, 'etc/yunohost/installed'), '');
+    setUpEarlier(kit.root);
     mkdirSync(join(kit.root, 'var/lib/clic/yunohost'), { recursive: true });
     writeFileSync(join(kit.root, 'var/lib/clic/yunohost/admin-password'), 'abcde-fghjk-mnpqr-stuvw\n', { mode: 0o600 });
     const r = await kit.run();
