@@ -1,12 +1,13 @@
 /**
  * buildImage — runs a plan: host checks, bootstrap, layers, finalize, file systems, disk,
  * checksum. Works in a private folder under the cache directory, removed at the end whatever
- * happens (after checking that nothing is still mounted below it).
+ * happens (after checking that nothing is still mounted below it), under a lease (cache/lease.ts)
+ * that ends its commands if it is killed and lets the next build remove what it left.
  *
  *   const result = await buildImage(plan, { cacheDir, events, signal });
  *   result.image; // /path/out/clic-rpi4.img
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BuildEvents } from './events.ts';
@@ -31,7 +32,8 @@ import { diskStep } from './steps/disk.ts';
 import { bmapStep } from './steps/bmap.ts';
 import { compressStep } from './steps/compress.ts';
 import { checksumStep, outputFiles } from './steps/checksum.ts';
-import { processAlive } from './exec.ts';
+import { withCommandEnv } from './exec.ts';
+import { findLeftovers, mountsBelow, removeLeftovers, takeLease } from './cache/lease.ts';
 
 export interface BuildRuntime {
   /** Step cache, shared apt cache and scratch space; default $CLIC_CACHE_DIR or ~/.cache/clic-image. */
@@ -56,18 +58,7 @@ export interface BuildResult {
 }
 
 export const defaultCacheDir = () => process.env.CLIC_CACHE_DIR ?? join(homedir(), '.cache', 'clic-image');
-export const stepCacheOf = (cacheDir: string) => new StepCache(join(resolve(cacheDir), 'steps'));
-
-/** Scratch folders of builds that died without cleaning up (killed with SIGKILL, power cut):
- *  removed, unless something is still mounted below them. */
-async function sweepDeadBuilds(workRoot: string): Promise<void> {
-  for (const name of await readdir(workRoot).catch(() => [] as string[])) {
-    const dir = join(workRoot, name);
-    const pid = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => 'NaN'));
-    if (!Number.isInteger(pid) || processAlive(pid) || (await mountsBelow(dir)).length) continue;
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+export const stepCacheOf = (cacheDir: string, owner?: string) => new StepCache(join(resolve(cacheDir), 'steps'), owner);
 
 export function stepsFor(plan: Plan, cacheDir: string, pinnedPackages: readonly string[] | null = null): Step[] {
   return [
@@ -88,16 +79,6 @@ export function stepsFor(plan: Plan, cacheDir: string, pinnedPackages: readonly 
   ];
 }
 
-/** Mount points at or below dir, from the kernel's own table. */
-export async function mountsBelow(dir: string): Promise<string[]> {
-  const table = await readFile('/proc/self/mountinfo', 'utf8');
-  const prefix = resolve(dir);
-  return table
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m): m is string => !!m && (m === prefix || m.startsWith(prefix + '/')));
-}
-
 export async function buildImage(unresolved: Plan, runtime: BuildRuntime = {}): Promise<BuildResult> {
   const started = Date.now();
   const cacheDir = resolve(runtime.cacheDir ?? defaultCacheDir());
@@ -105,27 +86,34 @@ export async function buildImage(unresolved: Plan, runtime: BuildRuntime = {}): 
   const signal = runtime.signal ?? new AbortController().signal;
   // the content's exact files (catalog lookups) before anything is started
   const plan = await resolvePlanApps(await resolveContent(unresolved, { cacheDir, signal }), { cacheDir, signal });
-  await mkdir(join(cacheDir, 'work'), { recursive: true });
-  await sweepDeadBuilds(join(cacheDir, 'work'));
-  await mkdir(plan.output.dir, { recursive: true });
-  const workDir = await mkdtemp(join(cacheDir, 'work', `${plan.image}-`));
-  await writeFile(join(workDir, 'pid'), String(process.pid));
-  const steps = stepsFor(plan, cacheDir, runtime.pinnedPackages ?? null);
-  const cache = runtime.noCache ? null : stepCacheOf(cacheDir);
-  events.emit({ type: 'build:start', image: plan.image, board: plan.board.name, steps: steps.map((s) => s.name) });
+  const lease = await takeLease(cacheDir);
   let failure: unknown;
   try {
-    await runSteps(steps, { plan, workDir, rootfs: join(workDir, 'rootfs'), signal, events, cache });
-  } catch (err) {
-    failure = err;
-  }
-  const mounted = await mountsBelow(workDir);
-  if (mounted.length) {
-    // never recurse into a mounted /dev or /proc; the build's own error, if any, stays the one reported
-    failure ??= new Error(`refusing to delete ${workDir}: still mounted: ${mounted.join(', ')}`);
-  } else {
-    events.emit({ type: 'cleanup', step: 'build', what: `remove ${workDir}` });
-    await rm(workDir, { recursive: true, force: true });
+    await withCommandEnv(lease.env, async () => {
+      // what builds killed before left behind (their lease is free): their commands, folders, entries
+      for (const problem of await removeLeftovers(await findLeftovers(cacheDir))) events.emit({ type: 'output', step: 'build', line: problem });
+      await mkdir(plan.output.dir, { recursive: true });
+      const workDir = join(cacheDir, 'work', `${plan.image}.${lease.id}`);
+      await mkdir(workDir, { recursive: true });
+      const steps = stepsFor(plan, cacheDir, runtime.pinnedPackages ?? null);
+      const cache = runtime.noCache ? null : stepCacheOf(cacheDir, lease.id);
+      events.emit({ type: 'build:start', image: plan.image, board: plan.board.name, steps: steps.map((s) => s.name) });
+      try {
+        await runSteps(steps, { plan, workDir, rootfs: join(workDir, 'rootfs'), signal, events, cache });
+      } catch (err) {
+        failure = err;
+      }
+      const mounted = await mountsBelow(workDir);
+      if (mounted.length) {
+        // never recurse into a mounted /dev or /proc; the build's own error, if any, stays the one reported
+        failure ??= new Error(`refusing to delete ${workDir}: still mounted: ${mounted.join(', ')}`);
+      } else {
+        events.emit({ type: 'cleanup', step: 'build', what: `remove ${workDir}` });
+        await rm(workDir, { recursive: true, force: true });
+      }
+    });
+  } finally {
+    await lease.release();
   }
   if (failure) throw failure;
   const result = {

@@ -13,6 +13,12 @@ export const seconds = (ms: number) => (ms < 60_000 ? `${(ms / 1000).toFixed(1)}
 
 /** prefix: set when several builds share the screen (build --all): every line names its image,
  *  and download bars are printed as lines instead of redrawn in place. */
+const CACHE_ACTIONS: Record<'restore' | 'store' | 'lost', (step: string) => string> = {
+  restore: (step) => `replayed cached ${step}`,
+  store: (step) => `stored ${step} in the cache`,
+  lost: (step) => `not stored: another build stored ${step} first, its entry is kept`,
+};
+
 export function humanRenderer(verbose: boolean, prefix = ''): { listener: (e: BuildEvent) => void; stop: () => void } {
   const write = (text: string) => process.stderr.write(prefix ? text.replace(/^(?=.)/gm, `[${prefix}] `) : text);
   let current: { step: string; since: number; last: string } | null = null;
@@ -68,7 +74,7 @@ export function humanRenderer(verbose: boolean, prefix = ''): { listener: (e: Bu
         write(`↷ ${e.step} — ${e.reason}${e.key ? ` (${e.key.slice(0, 12)})` : ''}\n`);
         break;
       case 'cache':
-        write(`  ${e.action === 'restore' ? `replayed cached ${e.step}` : `stored ${e.step} in the cache`} (${seconds(e.ms)})\n`);
+        write(`  ${CACHE_ACTIONS[e.action](e.step)} (${seconds(e.ms)})\n`);
         break;
       case 'step:end':
         current = null;

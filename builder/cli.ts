@@ -18,7 +18,7 @@ import { resolveContent } from './content/resolve.ts';
 import { resolvePlanApps } from './apps/resolve-plan.ts';
 import { formatBytes } from './download/index.ts';
 import {
-  AbortedError, BuildEvents, buildImage, defaultCacheDir, describeType, readPackageList, stepCacheOf, HostToolError, installHostTools, labSchema, loadRecipe,
+  AbortedError, BuildEvents, buildImage, defaultCacheDir, describeType, findLeftovers, readPackageList, removeLeftovers, stepCacheOf, HostToolError, installHostTools, labSchema, loadRecipe,
   loadRegistry, RecipeError, resolvePlan, StepError, type Plan, type Registry,
 } from './index.ts';
 
@@ -129,10 +129,12 @@ Lists boards, layers (with their variables, types and defaults) and images.
        clic-image cache prune [--max-size SIZE] [--unused-for DAYS] [--all] [--cache-dir DIR]
 
 ls lists the step cache's entries, least recently used first: key, step, image, size, last
-use. prune removes entries, least recently used first, until the cache fits in SIZE (e.g.
-20G, 500M), or those not used for DAYS days, or all of them, with --all (the downloaded
-packages and ZIM files, the content partitions and the kiwix catalog copy too; a ZIM file is
-downloaded again only if a later build needs it). Entries are only ever read whole: pruning never makes a build wrong, only slower.
+use; then what builds that were killed left behind (scratch folders, half-written entries).
+prune removes those leftovers (and nothing else when given no option); and entries, least
+recently used first, until the cache fits in SIZE (e.g. 20G, 500M), or those not used for DAYS
+days, or all of them, with --all (the downloaded packages and ZIM files, the content partitions
+and the kiwix catalog copy too; a ZIM file is downloaded again only if a later build needs it).
+Entries are only ever read whole: pruning never makes a build wrong, only slower.
 `,
   schema: `usage: clic-image schema
 
@@ -298,8 +300,9 @@ async function cacheCommand(sub: string | undefined, extra: string[], values: Va
   const cache = stepCacheOf(cacheDir);
   if (sub === 'ls') {
     const entries = await cache.list();
+    const leftovers = (await findLeftovers(cacheDir)).filter((l) => l.what !== 'lease');
     if (values.json) {
-      process.stdout.write(JSON.stringify(entries, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ entries, leftovers }, null, 2) + '\n');
       return 0;
     }
     const lines = entries.map((e) => `${e.key.slice(0, 12)}  ${e.step.padEnd(24)} ${e.image.padEnd(18)} ${bytes(e.bytes).padStart(10)}  ${e.lastUsed.slice(0, 16).replace('T', ' ')}`);
@@ -308,13 +311,24 @@ async function cacheCommand(sub: string | undefined, extra: string[], values: Va
       const found = await folderFiles(join(cacheDir, dir));
       return `${found.count} ${what}, ${bytes(found.bytes)} in ${join(cacheDir, dir)}`;
     }));
-    process.stdout.write([`key           ${'step'.padEnd(24)} ${'image'.padEnd(18)} ${'size'.padStart(10)}  last used (UTC)`, ...lines, `${entries.length} entries, ${bytes(total)} in ${cache.root}`, ...files].join('\n') + '\n');
+    const left = leftovers.length
+      ? [`left by builds that were killed (cache prune removes them):`, ...leftovers.map((l) => `  ${l.what}: ${l.path}`)]
+      : [];
+    process.stdout.write([`key           ${'step'.padEnd(24)} ${'image'.padEnd(18)} ${'size'.padStart(10)}  last used (UTC)`, ...lines, `${entries.length} entries, ${bytes(total)} in ${cache.root}`, ...files, ...left].join('\n') + '\n');
     return 0;
   }
   if (sub === 'prune') {
     const days = values['unused-for'];
     if (days !== undefined && !/^\d+(\.\d+)?$/.test(days)) throw new UsageError(`--unused-for "${days}": expected a number of days`);
-    if (!values.all && days === undefined && values['max-size'] === undefined) throw new UsageError(`cache prune: say what to keep\n\n${HELP.cache}`);
+    const leftovers = await findLeftovers(cacheDir);
+    const problems = await removeLeftovers(leftovers);
+    for (const problem of problems) process.stderr.write(`${problem}\n`);
+    const swept = leftovers.filter((l) => l.what !== 'lease').length;
+    const sweptText = `${swept} leftover${swept === 1 ? '' : 's'} of killed builds`;
+    if (!values.all && days === undefined && values['max-size'] === undefined) {
+      process.stdout.write(`removed ${sweptText}\n`);
+      return problems.length ? 1 : 0;
+    }
     const removed = await cache.prune({
       all: values.all,
       maxBytes: values['max-size'] === undefined ? undefined : parseSize(values['max-size']),
@@ -323,8 +337,8 @@ async function cacheCommand(sub: string | undefined, extra: string[], values: Va
     // --all: the downloads too (packages, ZIM files, content partitions, the catalog)
     if (values.all) for (const dir of ['apt-archives', 'downloads', 'content', 'catalog']) await rm(join(cacheDir, dir), { recursive: true, force: true });
     const freed = removed.reduce((n, e) => n + e.bytes, 0);
-    process.stdout.write(`removed ${removed.length} entries (${bytes(freed)})${values.all ? ', the downloads and the content partitions' : ''}\n`);
-    return 0;
+    process.stdout.write(`removed ${removed.length} entries (${bytes(freed)})${values.all ? ', the downloads and the content partitions' : ''}, ${sweptText}\n`);
+    return problems.length ? 1 : 0;
   }
   throw new UsageError(`cache: expected "ls" or "prune"\n\n${HELP.cache}`);
 }

@@ -12,8 +12,9 @@ export type BuildEvent =
   | { type: 'build:start'; image: string; board: string; steps: string[] }
   | { type: 'step:start'; step: string; description: string }
   | { type: 'step:skip'; step: string; reason: string; key?: string }
-  /** A cached step's stored changes replayed onto the tree (restore), or a step's changes stored. */
-  | { type: 'cache'; step: string; action: 'restore' | 'store'; key: string; ms: number }
+  /** A cached step's stored changes replayed onto the tree (restore), a step's changes stored, or
+   *  not stored because another build stored the same key first (lost: its entry is kept). */
+  | { type: 'cache'; step: string; action: 'restore' | 'store' | 'lost'; key: string; ms: number }
   | { type: 'cmd'; step: string; argv: string[] }
   | { type: 'output'; step: string; line: string }
   | { type: 'step:end'; step: string; ms: number }

@@ -1,10 +1,13 @@
 /**
  * Runs external commands for the build: each in its own process group so that an interrupted
  * build can end it and everything it started; the last lines of its output are kept for the
- * error message.
+ * error message. Within withCommandEnv (a build), every command also gets that environment
+ * (the build's lease id, by which a killed build's commands are found and ended).
  *
  *   await runCommand(['sfdisk', img], { input: table, signal, onLine });
+ *   await withCommandEnv({ CLIC_IMAGE_BUILD: id }, () => runCommand(['mmdebstrap', …]));
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn } from 'node:child_process';
 import { AbortedError, CommandError } from './errors.ts';
 
@@ -20,13 +23,20 @@ export interface RunOptions {
 
 const KILL_GRACE_MS = 10_000;
 
+const commandEnv = new AsyncLocalStorage<Record<string, string>>();
+
+/** Runs fn with env added to the environment of every command it starts, however deep. */
+export function withCommandEnv<T>(env: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  return commandEnv.run({ ...commandEnv.getStore(), ...env }, fn);
+}
+
 export function runCommand(argv: readonly string[], opts: RunOptions = {}): Promise<{ stdout: string }> {
   const { signal, tailLines = 25 } = opts;
   if (signal?.aborted) return Promise.reject(new AbortedError(String(signal.reason ?? 'abort')));
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), {
       cwd: opts.cwd,
-      env: { ...process.env, ...opts.env },
+      env: { ...process.env, ...commandEnv.getStore(), ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });

@@ -6,6 +6,8 @@
  * Steps with cacheInputs are looked up in the step cache first (key: their inputs chained to the
  * previous cached step's key): a hit is skipped, and its stored changes are replayed onto the
  * root file system just before the next step that does run; a miss runs and stores its changes.
+ * After a root file system step runs (cached or not), the times it left on the tree are clamped
+ * to SOURCE_DATE_EPOCH: the tree, and so what is stored, is then the same whenever it ran.
  *
  *   await runSteps(steps, { plan, workDir, rootfs, signal, events });
  */
@@ -14,7 +16,7 @@ import { AbortedError, StepError } from './errors.ts';
 import type { Step, StepContext } from './step.ts';
 import { cacheKey } from './cache/keys.ts';
 import type { CacheEntry } from './cache/store.ts';
-import { indexTree, restoreSnapshot, writeSnapshot, type TreeIndex } from './cache/snapshot.ts';
+import { clampTimes, indexTree, restoreSnapshot, writeSnapshot, type TreeIndex } from './cache/snapshot.ts';
 
 export type PipelineContext = Omit<StepContext, 'run' | 'defer'>;
 
@@ -47,8 +49,8 @@ export async function runSteps(steps: readonly Step[], base: PipelineContext): P
   const store = async (step: string, key: string, parent: string | null, before: TreeIndex) => {
     const started = Date.now();
     const info = { step, image: ctx.plan.image, parent };
-    await ctx.cache!.put(key, info, (dir) => writeSnapshot(ctx.run, ctx.rootfs, before, dir, base.signal).then(() => {}));
-    base.events.emit({ type: 'cache', step, action: 'store', key, ms: Date.now() - started });
+    const stored = await ctx.cache!.put(key, info, (dir) => writeSnapshot(ctx.run, ctx.rootfs, before, dir, base.signal).then(() => {}));
+    base.events.emit({ type: 'cache', step, action: stored ? 'store' : 'lost', key, ms: Date.now() - started });
   };
   let failure: unknown;
   try {
@@ -98,6 +100,7 @@ export async function runSteps(steps: readonly Step[], base: PipelineContext): P
         await replay(cached.splice(0));
         const before = key ? await indexTree(ctx.rootfs, base.signal) : null;
         await step.run(ctx);
+        if (step.cacheInputs && ctx.plan.sourceDateEpoch !== null) await clampTimes(ctx.run, ctx.rootfs, ctx.plan.sourceDateEpoch);
         base.events.emit({ type: 'step:end', step: step.name, ms: Date.now() - started });
         if (key && before && ctx.cache) await store(step.name, key, parent, before);
       } catch (cause) {

@@ -7,8 +7,14 @@
  * step starts from nothing, so its snapshot is the whole tree. Restoring replays a snapshot on
  * the tree it was taken from: the deleted entries are removed, then the archive is unpacked.
  *
+ * What a snapshot holds must not depend on when the step ran: clampTimes dates every entry the
+ * step touched (its time is later than SOURCE_DATE_EPOCH) back to SOURCE_DATE_EPOCH first, so
+ * that a folder's time, which a later step may read (initramfs's fingerprint), is the same in
+ * the build that stored the entry, in the one that replays it, and in a build without cache.
+ *
  *   const before = await indexTree(rootfs, signal);
  *   … the step changes rootfs …
+ *   await clampTimes(run, rootfs, epoch);
  *   await writeSnapshot(run, rootfs, before, entryDir);
  *   await restoreSnapshot(run, entryDir, otherRootfs);
  */
@@ -35,6 +41,11 @@ export async function indexTree(root: string, signal?: AbortSignal): Promise<Tre
   const fields = stdout.split('\0');
   for (let i = 0; i + 1 < fields.length; i += 2) index.set(fields[i], fields[i + 1]);
   return index;
+}
+
+/** Entry times later than epoch (what a step touched) set to epoch, links themselves included. */
+export async function clampTimes(run: Run, root: string, epoch: number): Promise<void> {
+  await run(['find', root, '-newermt', `@${epoch}`, '-exec', 'touch', '--no-dereference', '--date', `@${epoch}`, '{}', '+']);
 }
 
 const parentOf = (path: string): string | null => (path === '' ? null : path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '');

@@ -2,14 +2,15 @@
  * StepCache — content-addressed store of step outputs, one folder per key under
  * `<cacheDir>/steps/<key>/` with a `meta.json` (step, image, parent key, size, dates).
  *
- * Writes are atomic: an entry is filled in `.tmp-<key>-<pid>-<random>/` and renamed into place
- * when complete, so a reader finds a whole entry or none. A build killed while writing leaves
- * only a temporary folder, which no lookup uses and which is swept once its process is gone.
+ * Writes are atomic: an entry is filled in `.tmp-<key>.<lease>/` and renamed into place when
+ * complete, so a reader finds a whole entry or none. A build killed while writing leaves only a
+ * temporary folder, which no lookup uses and which the next build sweeps once the build's lease
+ * is free (see lease.ts).
  * Two builds writing the same key at once: the first rename wins, the other drops its copy.
  * Entries never change once written; a hit only refreshes the entry's "last used" time, which
  * `prune` goes by (least recently used first).
  *
- *   const cache = new StepCache(join(cacheDir, 'steps'));
+ *   const cache = new StepCache(join(cacheDir, 'steps'), lease.id);
  *   const entry = await cache.get(key);                       // folder, or null
  *   await cache.put(key, { step, image, parent }, async (dir) => { … files into dir … });
  *   await cache.prune({ maxBytes: 20 * 2 ** 30 });
@@ -17,7 +18,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { processAlive } from '../exec.ts';
 
 export interface EntryInfo {
   step: string;
@@ -43,7 +43,7 @@ export interface PruneOptions {
 }
 
 const META = 'meta.json';
-const TMP_PREFIX = '.tmp-';
+export const TMP_PREFIX = '.tmp-';
 const KEY = /^[0-9a-f]{64}$/;
 
 async function folderBytes(dir: string): Promise<number> {
@@ -55,7 +55,12 @@ async function folderBytes(dir: string): Promise<number> {
 }
 
 export class StepCache {
-  constructor(readonly root: string) {}
+  /** owner: the lease id of the build that writes (it ends the names of its temporary folders). */
+  constructor(readonly root: string, private readonly owner = `${process.pid}-${randomBytes(4).toString('hex')}`) {}
+
+  private temporary(what: string): string {
+    return join(this.root, `${TMP_PREFIX}${what}-${randomBytes(4).toString('hex')}.${this.owner}`);
+  }
 
   /** The complete entry stored under key, or null; a hit counts as a use. */
   async get(key: string): Promise<CacheEntry | null> {
@@ -72,8 +77,7 @@ export class StepCache {
   async put(key: string, info: EntryInfo, fill: (dir: string) => Promise<void>): Promise<boolean> {
     if (!KEY.test(key)) throw new Error(`invalid cache key "${key}"`);
     await mkdir(this.root, { recursive: true });
-    await this.sweepTemporary();
-    const tmp = join(this.root, `${TMP_PREFIX}${key.slice(0, 16)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const tmp = this.temporary(key.slice(0, 16));
     await mkdir(tmp);
     try {
       await fill(tmp);
@@ -95,9 +99,8 @@ export class StepCache {
     return entries.filter((e): e is CacheEntry => !!e).sort((a, b) => a.lastUsed.localeCompare(b.lastUsed));
   }
 
-  /** Removes entries (least recently used first) and temporary folders of dead builds. */
+  /** Removes entries, least recently used first (temporary folders are the leases' business). */
   async prune(opts: PruneOptions): Promise<CacheEntry[]> {
-    await this.sweepTemporary();
     const entries = await this.list();
     const now = Date.now();
     const removed: CacheEntry[] = [];
@@ -107,7 +110,7 @@ export class StepCache {
       const tooBig = opts.maxBytes !== undefined && total > opts.maxBytes;
       if (!opts.all && !tooOld && !tooBig) continue;
       // renamed first: a build looking the key up from now on finds nothing rather than half an entry
-      const trash = join(this.root, `${TMP_PREFIX}trash-${e.key.slice(0, 16)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+      const trash = this.temporary(`trash-${e.key.slice(0, 16)}`);
       await rename(e.dir, trash).then(() => rm(trash, { recursive: true, force: true }), () => {});
       total -= e.bytes;
       removed.push(e);
@@ -124,17 +127,6 @@ export class StepCache {
       return { ...meta, key, dir, lastUsed };
     } catch {
       return null;
-    }
-  }
-
-  /** Temporary folders whose build process is gone: killed while writing. */
-  private async sweepTemporary(): Promise<void> {
-    for (const name of await readdir(this.root).catch(() => [] as string[])) {
-      if (!name.startsWith(TMP_PREFIX)) continue;
-      const pid = Number(name.split('-').at(-2));
-      if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) {
-        await rm(join(this.root, name), { recursive: true, force: true });
-      }
     }
   }
 }

@@ -4,8 +4,8 @@
  * and removes what must not be shared by every device made from the image or would change
  * between two builds: machine-id, SSH host keys and the layers' other device secrets
  * (LayerDef.deviceSecrets: YunoHost's certificates), logs, apt lists and caches, random seeds,
- * the build host's resolv.conf (a package's link there stays); file
- * times later than SOURCE_DATE_EPOCH are clamped to it.
+ * the build host's resolv.conf (a package's link there stays). (File times later than
+ * SOURCE_DATE_EPOCH are clamped to it after every root file system step, by the pipeline.)
  *
  * Options: none (the boot partitions come from the board).
  * Example: arm64 Pi → /boot/firmware holds vmlinuz, initrd.img, bcm*.dtb, config.txt, cmdline.txt.
@@ -70,9 +70,5 @@ export const finalizeStep: Step = {
     const resolvLink = (await lstat(join(ctx.rootfs, 'etc/resolv.conf')).catch(() => null))?.isSymbolicLink() ?? false;
     const removed = [...BUILD_LEFTOVERS.filter((p) => !(p === '/etc/resolv.conf' && resolvLink)), ...ctx.plan.deviceSecrets];
     await ctx.run(['sh', '-c', `cd "$1" && rm -rf -- ${removed.map((p) => `.${p}`).join(' ')}`, 'sh', ctx.rootfs]);
-    // Files written during the build carry today's time: clamp them to SOURCE_DATE_EPOCH, so the
-    // file systems (and the FAT copies of boot files) do not depend on when the build ran.
-    const epoch = `@${sourceDate(ctx)}`;
-    await ctx.run(['find', ctx.rootfs, '-newermt', epoch, '-exec', 'touch', '--no-dereference', '--date', epoch, '{}', '+']);
   },
 };

@@ -44,12 +44,14 @@ export const INITRAMFS_INPUTS = [
 /** Where the fingerprint waits, inside the image, until finalize reads and removes it. */
 export const FINGERPRINT_FILE = 'var/lib/clic-image/initramfs-inputs.sha256';
 
-/** sha256 over the names, types, modes, owners, modification times, and for all but folders
- *  the sizes and link targets, of every entry under INITRAMFS_INPUTS. (A folder's size tells
- *  its history, not its content: the same folder unpacked from the step cache is smaller.) */
+/** sha256 over the names, types, modes, owners and link targets of every entry under
+ *  INITRAMFS_INPUTS, and the sha256 of every file's bytes: content only, no times (they tell
+ *  when a build ran, not what it made) and no folder sizes (they tell a folder's history: the
+ *  same folder unpacked from the step cache is smaller). */
 export const FINGERPRINT_SCRIPT = `cd "$1" && shift && for p; do
   [ -e "$p" ] || [ -L "$p" ] || continue
-  find "$p" -type d -printf '%p %y %m %U %G %T@\\n' -o -printf '%p %y %m %U %G %T@ %s %l\\n'
+  find "$p" -printf '%p %y %m %U %G %l\\n'
+  find "$p" -type f -exec sha256sum -- {} +
 done | LC_ALL=C sort | sha256sum`;
 
 export async function initramfsFingerprint(ctx: StepContext): Promise<string> {

@@ -171,7 +171,7 @@ describe.concurrent('clic-image usage', { timeout: SPAWN_TIMEOUT }, () => {
 });
 
 describe('clic-image cache', () => {
-  it('ls on an empty cache says so; prune needs to be told what to keep; bad values exit 2', async () => {
+  it('ls on an empty cache says so; bad values exit 2; a killed build\'s leftovers are listed, and removed by a plain prune', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'clic-cli-cache-'));
     try {
       const ls = await cli(['cache', 'ls', '--cache-dir', dir]);
@@ -179,12 +179,20 @@ describe('clic-image cache', () => {
       expect(ls.stdout).toMatch(/^0 entries, 0\.0 MiB in /m);
       expect(ls.stdout).toMatch(/^0 downloaded files \(ZIM…\), 0\.0 MiB in .*downloads\/sha256$/m);
       expect(ls.stdout).toMatch(/^0 content partitions, 0\.0 MiB in .*content$/m);
-      expect(JSON.parse((await cli(['cache', 'ls', '--json', '--cache-dir', dir])).stdout)).toEqual([]);
-      for (const args of [['cache'], ['cache', 'frob'], ['cache', 'prune'], ['cache', 'prune', '--max-size', 'lots'], ['cache', 'prune', '--unused-for', 'soon']]) {
+      expect(JSON.parse((await cli(['cache', 'ls', '--json', '--cache-dir', dir])).stdout)).toEqual({ entries: [], leftovers: [] });
+      for (const args of [['cache'], ['cache', 'frob'], ['cache', 'prune', '--max-size', 'lots'], ['cache', 'prune', '--unused-for', 'soon']]) {
         const r = await cli([...args, '--cache-dir', dir]);
         expect(r.code, args.join(' ')).toBe(2);
         expect(stackLines(r.stderr)).toEqual([]);
       }
+      // the scratch folder of a build whose lease nobody holds (killed)
+      const scratch = join(dir, 'work', 'clic-pc-x86_64.4242-0000abcd');
+      mkdirSync(join(scratch, 'rootfs/etc'), { recursive: true });
+      const listed = await cli(['cache', 'ls', '--cache-dir', dir]);
+      expect(listed.stdout).toContain(`left by builds that were killed (cache prune removes them):\n  scratch folder of a build: ${scratch}`);
+      const swept = await cli(['cache', 'prune', '--cache-dir', dir]);
+      expect([swept.code, swept.stdout]).toEqual([0, 'removed 1 leftover of killed builds\n']);
+      expect(existsSync(scratch)).toBe(false);
       const pruned = await cli(['cache', 'prune', '--max-size', '20G', '--cache-dir', dir]);
       expect(pruned.code).toBe(0);
       expect(pruned.stdout).toContain('removed 0 entries');
