@@ -33,6 +33,7 @@ import { bmapStep } from './steps/bmap.ts';
 import { compressStep } from './steps/compress.ts';
 import { checksumStep, outputFiles } from './steps/checksum.ts';
 import { withCommandEnv } from './exec.ts';
+import { checkFolders } from './build-folders.ts';
 import { findLeftovers, mountsBelow, removeLeftovers, takeLease } from './cache/lease.ts';
 
 export interface BuildRuntime {
@@ -84,8 +85,11 @@ export async function buildImage(unresolved: Plan, runtime: BuildRuntime = {}): 
   const cacheDir = resolve(runtime.cacheDir ?? defaultCacheDir());
   const events = runtime.events ?? new BuildEvents();
   const signal = runtime.signal ?? new AbortController().signal;
-  // the content's exact files (catalog lookups) before anything is started
+  // the folders first (the catalog lookups write into the cache folder), their room once the
+  // content's exact files are known (catalog lookups), before anything is started
+  await checkFolders(unresolved, cacheDir);
   const plan = await resolvePlanApps(await resolveContent(unresolved, { cacheDir, signal }), { cacheDir, signal });
+  await checkFolders(plan, cacheDir);
   const lease = await takeLease(cacheDir);
   let failure: unknown;
   try {

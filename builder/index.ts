@@ -12,6 +12,7 @@ export { loadRecipe, type LoadedRecipe } from './recipe/load.ts';
 export { labSchema } from './recipe/schema.ts';
 export { resolvePlan, withSourceDate, type Plan, type BuildOptions } from './recipe/plan.ts';
 export { StepCache, type CacheEntry } from './cache/store.ts';
+export { checkFolders, FolderError } from './build-folders.ts';
 export { findLeftovers, removeLeftovers, type Leftover } from './cache/lease.ts';
 export { describeType } from './recipe/vars.ts';
 export { buildImage, defaultCacheDir, stepCacheOf, type BuildResult, type BuildRuntime } from './build.ts';

@@ -2,17 +2,18 @@
  * The step cache on real builds. A second checkout of the project, with the cache the shared
  * images were built with: unchanged, every root file system step is replayed and the image is
  * the same, byte for byte; with one overlay file of the top layer changed, only that layer and
- * the steps after it run. A build killed with SIGKILL while it stores a step leaves a
- * half-written entry that the next build neither uses nor trips over.
+ * the steps after it run. Then builds of the PC image sharing one new cache, killed, at once,
+ * with an entry pruned: always the --no-cache build's image, and no leftover stays.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendFile, cp, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { PROJECT_ROOT } from '../../builder/recipe/registry.ts';
 import { imagesDir, runBuild, TEST_CACHE, type BuildRun } from '../support/images.ts';
+import { StepCache } from '../../builder/cache/store.ts';
+import { leaseIdOf } from '../../builder/cache/lease.ts';
 
 const RECIPE = 'clic-rpi4';
 // a file of the top layer (kiwix) that no other layer reads (its icon is read by the portal's pages)
@@ -80,17 +81,46 @@ describe(`rebuilding ${RECIPE} from the step cache, in another checkout`, () => 
   });
 });
 
-describe('a build killed with SIGKILL while it stores a step in the cache', () => {
-  const cacheDir = join(tmpdir(), `clic-kill-cache-${process.pid}`);
+const PC = 'clic-pc-x86_64';
+const KEYED = /^[0-9a-f]{64}$/;
+
+/** Pids of the processes that carry a build's lease id in their environment. */
+async function processesOf(id: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const pid of (await readdir('/proc')).filter((n) => /^\d+$/.test(n))) {
+    const env = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+    if (env.split('\0').includes(`CLIC_IMAGE_BUILD=${id}`)) pids.push(Number(pid));
+  }
+  return pids;
+}
+
+/** What a cache folder holds besides its entries: scratch folders, temporary entries, leases. */
+async function leftoversIn(cacheDir: string): Promise<string[]> {
+  const names = async (dir: string) => (await readdir(join(cacheDir, dir)).catch(() => [] as string[])).map((n) => `${dir}/${n}`);
+  return [...(await names('work')), ...(await names('steps')).filter((n) => !KEYED.test(n.slice(6))), ...(await names('leases'))];
+}
+
+/**
+ * One cache shared by builds that are killed, run at once, and find an entry pruned: the image
+ * is always the one a --no-cache build makes, and nothing a killed build left stays.
+ */
+describe(`builds of ${PC} sharing one cache`, () => {
+  const cacheDir = join(tmpdir(), `clic-shared-cache-${process.pid}`);
+  const outs: string[] = [];
+  const outDir = async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'clic-shared-out-'));
+    outs.push(dir);
+    return dir;
+  };
+  let clean = '';
   afterAll(async () => {
-    await rm(cacheDir, { recursive: true, force: true });
+    for (const dir of [cacheDir, ...outs]) await rm(dir, { recursive: true, force: true });
   });
 
-  it('leaves a half-written entry that the next build neither uses nor trips over', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'clic-kill-out-'));
+  it('killed with SIGKILL while it stores a step: its commands end with it; it leaves a half-written entry', async () => {
     const steps = join(cacheDir, 'steps');
     let partial: string[] = [];
-    const killed = await runBuild('clic-pc-x86_64', out, {
+    const killed = await runBuild(PC, await outDir(), {
       cacheDir,
       onEvent: (e, child) => {
         // the bootstrap's archive takes seconds to write: kill the build while it does
@@ -104,18 +134,55 @@ describe('a build killed with SIGKILL while it stores a step in the cache', () =
     });
     expect(killed.signal).toBe('SIGKILL');
     expect(partial).toHaveLength(1);
-    expect((await readdir(steps)).filter((n) => /^[0-9a-f]{64}$/.test(n))).toEqual([]);
+    const id = leaseIdOf(partial[0])!;
+    // tar was writing the entry: the lease's watcher ends it, within seconds
+    let left = await processesOf(id);
+    for (let i = 0; i < 50 && left.length; i++) left = await new Promise((r) => setTimeout(() => r(processesOf(id)), 100));
+    expect(left).toEqual([]);
+    expect((await readdir(steps)).filter((n) => KEYED.test(n))).toEqual([]);
+    expect(await leftoversIn(cacheDir)).toEqual(expect.arrayContaining([`work/${PC}.${id}`, `steps/${partial[0]}`]));
+  });
 
-    const next = await runBuild('clic-pc-x86_64', out, { cacheDir });
-    expect(next.code, next.stderr).toBe(0);
-    expect(started(next)).toContain('bootstrap');
-    expect(skipped(next)).toEqual([]);
-    const names = await readdir(steps);
-    expect(names.filter((n) => n.startsWith('.tmp-'))).toEqual([]);
-    expect(names.filter((n) => /^[0-9a-f]{64}$/.test(n)).length).toBe(ROOTFS_STEPS(next).length);
-    // and the killed build's scratch folder is gone too
-    expect(await readdir(join(cacheDir, 'work'))).toEqual([]);
-    expect(existsSync(join(out, 'clic-pc-x86_64.img'))).toBe(true);
-    await rm(out, { recursive: true, force: true });
+  it('three builds at once, and a --no-cache build beside them: one image, and the killed build\'s leftovers swept', async () => {
+    const runs = await Promise.all([
+      outDir().then((out) => runBuild(PC, out, { cacheDir, noCache: true, log: join(out, 'build.log') }).then((run) => ({ run, out }))),
+      ...[1, 2, 3].map(() => outDir().then((out) => runBuild(PC, out, { cacheDir, log: join(out, 'build.log') }).then((run) => ({ run, out })))),
+    ]);
+    for (const { run } of runs) expect(run.code, run.stderr.slice(-3000)).toBe(0);
+    clean = await sha256Of(runs[0].out, PC);
+    for (const { out } of runs.slice(1)) expect(await sha256Of(out, PC)).toBe(clean);
+    expect(await leftoversIn(cacheDir)).toEqual([]);
+    const entries = await new StepCache(join(cacheDir, 'steps')).list();
+    expect(entries.length).toBe(ROOTFS_STEPS(runs[1].run).length);
+  });
+
+  it('with its first entry pruned: the bootstrap runs again, the rest is replayed, the same image', async () => {
+    const cache = new StepCache(join(cacheDir, 'steps'));
+    const first = (await cache.list()).find((e) => e.parent === null)!;
+    expect(first.step).toBe('bootstrap');
+    await rm(first.dir, { recursive: true });
+    const out = await outDir();
+    const run = await runBuild(PC, out, { cacheDir, log: join(out, 'build.log') });
+    expect(run.code, run.stderr.slice(-3000)).toBe(0);
+    expect(started(run)).toContain('bootstrap');
+    expect(skipped(run)).toEqual(ROOTFS_STEPS(run).filter((s) => s !== 'bootstrap'));
+    expect(await sha256Of(out, PC)).toBe(clean);
+  });
+
+  it('killed with SIGKILL while it removes its scratch folder: the next build leaves nothing behind', async () => {
+    const killed = await runBuild(PC, await outDir(), {
+      cacheDir,
+      onEvent: (e, child) => {
+        if (e.type === 'cleanup' && e.step === 'build') child.kill('SIGKILL');
+      },
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    expect((await leftoversIn(cacheDir)).filter((n) => n.startsWith('work/'))).toHaveLength(1);
+    const out = await outDir();
+    const next = await runBuild(PC, out, { cacheDir });
+    expect(next.code, next.stderr.slice(-3000)).toBe(0);
+    expect(skipped(next)).toEqual(ROOTFS_STEPS(next));
+    expect(await leftoversIn(cacheDir)).toEqual([]);
+    expect(await sha256Of(out, PC)).toBe(clean);
   });
 });
