@@ -90,6 +90,8 @@ export async function takeLease(cacheDir: string): Promise<Lease> {
     id,
     env: { [BUILD_ID_VARIABLE]: id },
     async release() {
+      // referenced again: an unreferenced child alone would let the process exit right here
+      watcher.ref();
       watcher.stdin.end();
       await exited;
       await rm(file, { force: true });

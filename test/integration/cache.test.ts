@@ -3,7 +3,8 @@
  * images were built with: unchanged, every root file system step is replayed and the image is
  * the same, byte for byte; with one overlay file of the top layer changed, only that layer and
  * the steps after it run. Then builds of the PC image sharing one new cache, killed, at once,
- * with an entry pruned: always the --no-cache build's image, and no leftover stays.
+ * with an entry pruned: always the --no-cache build's image, which is the shared one (built at
+ * another time, in another cache: reproducible), and no leftover stays.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendFile, cp, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { PROJECT_ROOT } from '../../builder/recipe/registry.ts';
 import { imagesDir, runBuild, TEST_CACHE, type BuildRun } from '../support/images.ts';
 import { StepCache } from '../../builder/cache/store.ts';
 import { leaseIdOf } from '../../builder/cache/lease.ts';
+import { parseSums } from '../../builder/release/sums.ts';
 
 const RECIPE = 'clic-rpi4';
 // a file of the top layer (kiwix) that no other layer reads (its icon is read by the portal's pages)
@@ -143,14 +145,21 @@ describe(`builds of ${PC} sharing one cache`, () => {
     expect(await leftoversIn(cacheDir)).toEqual(expect.arrayContaining([`work/${PC}.${id}`, `steps/${partial[0]}`]));
   });
 
-  it('three builds at once, and a --no-cache build beside them: one image, and the killed build\'s leftovers swept', async () => {
+  it('three builds at once, and a --no-cache build beside them: the shared image\'s outputs, and the killed build\'s leftovers swept', async () => {
     const runs = await Promise.all([
       outDir().then((out) => runBuild(PC, out, { cacheDir, noCache: true, log: join(out, 'build.log') }).then((run) => ({ run, out }))),
       ...[1, 2, 3].map(() => outDir().then((out) => runBuild(PC, out, { cacheDir, log: join(out, 'build.log') }).then((run) => ({ run, out })))),
     ]);
     for (const { run } of runs) expect(run.code, run.stderr.slice(-3000)).toBe(0);
+    // each said so at the very end: the lease was released before the process ended
+    for (const { run } of runs) expect(run.events.at(-1)?.type).toBe('build:end');
     clean = await sha256Of(runs[0].out, PC);
     for (const { out } of runs.slice(1)) expect(await sha256Of(out, PC)).toBe(clean);
+    // reproducible: the shared image, built at another time in another cache, has the same outputs
+    const sumsOf = async (dir: string) => parseSums(await readFile(join(dir, 'SHA256SUMS'), 'utf8')).entries.filter((e) => e.file.startsWith(`${PC}.`));
+    const shared = await sumsOf(await imagesDir());
+    expect(shared.map((e) => e.file).sort()).toEqual([`${PC}.img`, `${PC}.img.bmap`, `${PC}.manifest.json`, `${PC}.packages`]);
+    expect(await sumsOf(runs[0].out)).toEqual(shared);
     expect(await leftoversIn(cacheDir)).toEqual([]);
     const entries = await new StepCache(join(cacheDir, 'steps')).list();
     expect(entries.length).toBe(ROOTFS_STEPS(runs[1].run).length);

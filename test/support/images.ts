@@ -82,8 +82,8 @@ export function runBuild(
   });
 }
 
-/** The shared image built with its compressed copies, as a release is (the release and
- *  reproducibility tests use them); the others are built without: xz takes minutes. */
+/** The shared image built with its compressed copies, as a release is (the release tests use
+ *  them); the others are built without: xz takes minutes. */
 export const COMPRESSED_IMAGE = 'clic-rpi4';
 export const RELEASE_COMPRESSION = ['--compress', 'xz,zst'];
 

@@ -64,6 +64,21 @@ describe('build leases', () => {
     expect(await readdir(join(cacheDir, 'leases'))).toEqual([]);
   });
 
+  it('a process with nothing else to do still waits for its release to finish', async () => {
+    const script = join(cacheDir, 'release.mts');
+    await writeFile(script, `import { takeLease } from '${join(process.cwd(), 'builder/cache/lease.ts')}';
+const lease = await takeLease(process.argv[2]);
+await lease.release();
+process.stdout.write('released\\n');
+`);
+    const child = spawn(process.execPath, ['--import', 'tsx', script, cacheDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    await new Promise((r) => child.on('close', r));
+    expect(out).toBe('released\n');
+    expect(await readdir(join(cacheDir, 'leases'))).toEqual([]);
+  });
+
   it('a build killed with SIGKILL: its command ends with it, and its folders and lease are swept', async () => {
     const script = join(cacheDir, 'build.mts');
     await writeFile(script, BUILD);
