@@ -46,8 +46,8 @@ async function interruptAt(step: string, delayMs: number) {
     extraArgs: step === 'compress' ? ['--compress', 'xz'] : [],
     onEvent: (e, child) => {
       if (e.type === 'cmd' && !workDir) {
-        // the build's scratch folder: <cache>/work/<image>-XXXXXX (mkdtemp)
-        const scratch = new RegExp(`^(.*/work/${RECIPE}-[A-Za-z0-9]{6})(/|$)`);
+        // the build's scratch folder: <cache>/work/<image>.<lease id>
+        const scratch = new RegExp(`^(.*/work/${RECIPE}\\.\\d+-[0-9a-f]{8})(/|$)`);
         for (const arg of e.argv as string[]) workDir ||= scratch.exec(arg)?.[1] ?? '';
       }
       if (e.type === 'step:start' && e.step === step && !sent) {
