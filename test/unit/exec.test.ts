@@ -2,31 +2,12 @@
  * runCommand: a failed command reports its exit code and the tail of its output; aborting ends
  * the command and everything it started (its whole process group).
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AbortedError, CommandError } from '../../builder/errors.ts';
 import { runCommand } from '../../builder/exec.ts';
+import { alive, until } from './helpers/processes.ts';
 
 const failure = (p: Promise<unknown>) => p.then(() => { throw new Error('the command succeeded'); }, (e: unknown) => e);
-
-/** Alive and not a zombie waiting to be reaped. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) if (cond()) return true;
-  return cond();
-}
 
 describe('runCommand', () => {
   it('returns stdout and passes input, env and cwd', async () => {

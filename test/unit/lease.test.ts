@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findLeftovers, leaseHeld, leaseIdOf, removeLeftovers, takeLease } from '../../builder/cache/lease.ts';
 import { runCommand, withCommandEnv } from '../../builder/exec.ts';
+import { alive, until } from './helpers/processes.ts';
 
 let cacheDir: string;
 beforeEach(async () => {
@@ -20,19 +21,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(cacheDir, { recursive: true, force: true });
 });
-
-function alive(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (cond()) return true;
-  return cond();
-}
 
 /** A build in another process: takes a lease, makes its folders, starts a long command, says so. */
 const BUILD = `
