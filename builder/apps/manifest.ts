@@ -12,10 +12,12 @@
  *
  * No options. What the build cannot stage offline is a ManifestError naming the app: a source
  * with no file for the architecture, a `docker` source, apt packages taken from an extra
- * repository (`extras`). Packages chosen by a bash snippet (`packages_from_raw_bash`) are found
+ * repository (`extras`), a toolchain YunoHost downloads while installing (refuseInstallTimeDownloads:
+ * `resources.nodejs`, `ruby`, `go`, `composer`). Packages chosen by a bash snippet (`packages_from_raw_bash`) are found
  * by running it with the install answers (apt-snippet.ts).
  * Checked against YunoHost (src/utils/resources.py SourcesResource and AptDependenciesAppResource,
- * src/utils/form.py, helpers.v2.1.d/sources ynh_setup_source). withPrefetchOff, which rewrites
+ * NodejsAppResource, RubyAppResource, GoAppResource, ComposerAppResource, src/utils/form.py,
+ * helpers.v2.1.d/sources ynh_setup_source). withPrefetchOff, which rewrites
  * a manifest for the staged copy, is in manifest-prefetch.ts and exported from here.
  */
 import { parse, TomlError } from 'smol-toml';
@@ -150,6 +152,36 @@ export function aptPackagesOf(manifest: Manifest): string[] {
     names.push(...packageNames(item));
   }
   return [...new Set(names)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// toolchains YunoHost downloads while installing
+
+/** What YunoHost fetches, and from where, for each resource that needs the network at install
+ *  (src/utils/resources.py: `n install`, rbenv/ruby-build clones, goenv clones, composer.phar). */
+const DOWNLOADED_AT_INSTALL: Record<string, (version: string) => string> = {
+  nodejs: (v) => `Node.js ${v} from nodejs.org (with "n")`,
+  ruby: (v) => `rbenv and ruby-build from GitHub to compile Ruby ${v}`,
+  go: (v) => `goenv from GitHub and Go ${v}`,
+  composer: (v) => `composer.phar ${v} from getcomposer.org`,
+};
+
+/**
+ * A ManifestError when the manifest asks for a toolchain YunoHost downloads while installing:
+ * on a kit with no network the install would stop there, in the field. Checked at plan time so
+ * that the lab learns it before flashing.
+ */
+export function refuseInstallTimeDownloads(manifest: Manifest): void {
+  const resources = table(manifest.resources);
+  const found = Object.keys(DOWNLOADED_AT_INSTALL)
+    .filter((type) => type in resources)
+    .map((type) => {
+      const version = table(resources[type]).version;
+      return `resources.${type} (${DOWNLOADED_AT_INSTALL[type](typeof version === 'string' || typeof version === 'number' ? String(version) : 'of no stated version')})`;
+    });
+  if (found.length) {
+    throw new ManifestError(`${appName(manifest)}: ${found.join(' and ')} ${found.length > 1 ? 'are' : 'is'} downloaded by YunoHost while installing, which cannot be staged offline yet`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

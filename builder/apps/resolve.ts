@@ -12,7 +12,7 @@
  *
  * Problems: a malformed request, an unknown id (with close matches), the same app twice, an app
  * the catalog marks `notworking`, a package that cannot be had, an architecture the app does not
- * support, a source or apt dependency that cannot be staged offline, an answer to no question
+ * support, a source, apt dependency or toolchain that cannot be staged offline, an answer to no question
  * (with close matches) or outside a question's choices, a required question left unanswered.
  * The questions YunoHost answers itself (domain, user, group, boolean) need no answer.
  * Options of withPackageManifests: `cacheDir` (build cache root), `signal`, `timeoutMs` (per git
@@ -23,7 +23,7 @@ import { AbortedError } from '../errors.ts';
 import type { Arch } from '../recipe/define.ts';
 import { closeMatches } from '../recipe/schema.ts';
 import type { AppCatalog } from './catalog.ts';
-import { aptPackagesOf, architecturesOf, isTable, ManifestError, parseManifest, questionsOf, sourcesFor, type Manifest } from './manifest.ts';
+import { aptPackagesOf, architecturesOf, refuseInstallTimeDownloads, isTable, ManifestError, parseManifest, questionsOf, sourcesFor, type Manifest } from './manifest.ts';
 import { fetchAppPackage, readPackageManifest } from './package.ts';
 import type { AppRequest, AppSource, ResolvedApp } from './types.ts';
 
@@ -197,6 +197,11 @@ export function resolveApps(requests: readonly AppRequest[], catalog: AppCatalog
     }
     try {
       aptPackages = aptPackagesOf(manifest);
+    } catch (err) {
+      problem('', messageOf(err));
+    }
+    try {
+      refuseInstallTimeDownloads(manifest);
     } catch (err) {
       problem('', messageOf(err));
     }

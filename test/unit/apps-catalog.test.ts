@@ -236,6 +236,14 @@ describe('resolveApps', () => {
     ]);
   });
 
+  it('refuses an app whose install downloads a toolchain (Node.js here, as the real hedgedoc does), with the other apps still resolved', () => {
+    const doc = JSON.parse(FULL);
+    doc.apps.hedgedoc.manifest.resources.nodejs = { version: '22' };
+    const { apps, problems } = resolveApps(['yeswiki', { id: 'hedgedoc', args: { note_title: 't' } }], catalogFrom(JSON.stringify(doc)), 'amd64');
+    expect(problems).toEqual([{ index: 1, path: '', message: 'app "hedgedoc": resources.nodejs (Node.js 22 from nodejs.org (with "n")) is downloaded by YunoHost while installing, which cannot be staged offline yet' }]);
+    expect(apps.map((a) => a.id)).toContain('yeswiki');
+  });
+
   it('refuses a source with no file for the architecture, though the app claims to run there', () => {
     const doc = JSON.parse(FULL);
     doc.apps.hedgedoc.manifest.integration.architectures = 'all';

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
-import { aptPackagesOf, aptSnippetOf, architecturesOf, ManifestError, parseManifest, questionsOf, sourcesFor, withPrefetchOff, type Manifest } from '../../builder/apps/manifest.ts';
+import { aptPackagesOf, aptSnippetOf, architecturesOf, ManifestError, parseManifest, questionsOf, refuseInstallTimeDownloads, sourcesFor, withPrefetchOff, type Manifest } from '../../builder/apps/manifest.ts';
 
 const FIXTURE = readFileSync(join(import.meta.dirname, '../fixtures/apps/manifest.toml'), 'utf8');
 const SUM = (c: string) => c.repeat(64);
@@ -82,6 +82,25 @@ describe('aptPackagesOf', () => {
       'app "x": resources.apt.extras takes packages from another apt repository (yarn), which cannot be staged offline yet',
     );
     expect(() => aptPackagesOf(apt({ packages: [3] }))).toThrow(/string or a list of strings/);
+  });
+});
+
+describe('refuseInstallTimeDownloads', () => {
+  const resources = (v: Record<string, unknown>): Manifest => ({ id: 'x', resources: { apt: { packages: 'jq' }, ...v } });
+
+  it('lets through what the image stages (sources, apt, database, ports…)', () => {
+    expect(() => refuseInstallTimeDownloads(resources({ database: { type: 'mysql' }, ports: {}, install_dir: {} }))).not.toThrow();
+    expect(() => refuseInstallTimeDownloads({ id: 'x' })).not.toThrow();
+  });
+
+  it('refuses each toolchain YunoHost downloads while installing, naming what and from where', () => {
+    expect(() => refuseInstallTimeDownloads(parseManifest('id = "pad"\n[resources.nodejs]\nversion = "22"\n'))).toThrow(
+      new ManifestError('app "pad": resources.nodejs (Node.js 22 from nodejs.org (with "n")) is downloaded by YunoHost while installing, which cannot be staged offline yet'),
+    );
+    expect(() => refuseInstallTimeDownloads(resources({ composer: { version: '2.9.2' }, ruby: {} }))).toThrow(
+      'app "x": resources.ruby (rbenv and ruby-build from GitHub to compile Ruby of no stated version) and resources.composer (composer.phar 2.9.2 from getcomposer.org) are downloaded by YunoHost while installing, which cannot be staged offline yet',
+    );
+    expect(() => refuseInstallTimeDownloads(resources({ go: { version: '1.22' } }))).toThrow(/resources\.go \(goenv from GitHub and Go 1\.22\)/);
   });
 });
 
