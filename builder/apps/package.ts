@@ -108,10 +108,18 @@ export async function fetchAppPackage(opts: FetchAppPackageOptions): Promise<str
 
 /** The text of manifest.toml at the root of a package archive. */
 export async function readPackageManifest(tarPath: string, appId: string, signal?: AbortSignal): Promise<string> {
+  const text = await readPackageFile(tarPath, appId, 'manifest.toml', signal);
+  if (text === null) throw new AppPackageError(appId, `app "${appId}": its package has no manifest.toml — only YunoHost's packaging format 2 can be staged`);
+  return text;
+}
+
+/** One file of the package archive, or null when the package has no such file. */
+export async function readPackageFile(tarPath: string, appId: string, path: string, signal?: AbortSignal): Promise<string | null> {
   try {
-    return (await runCommand(['tar', '--extract', '--to-stdout', '--file', tarPath, 'manifest.toml'], { signal })).stdout;
+    return (await runCommand(['tar', '--extract', '--to-stdout', '--file', tarPath, path], { signal })).stdout;
   } catch (err) {
     if (err instanceof AbortedError) throw err;
-    throw new AppPackageError(appId, `app "${appId}": its package has no manifest.toml (${gitSays(err)}) — only YunoHost's packaging format 2 can be staged`);
+    if (err instanceof CommandError && /Not found in archive/.test(err.stderrTail)) return null;
+    throw new AppPackageError(appId, `app "${appId}": its package archive ${tarPath} cannot be read (${gitSays(err)})`);
   }
 }

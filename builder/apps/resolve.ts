@@ -12,7 +12,8 @@
  *
  * Problems: a malformed request, an unknown id (with close matches), the same app twice, an app
  * the catalog marks `notworking`, a package that cannot be had, an architecture the app does not
- * support, a source, apt dependency or toolchain that cannot be staged offline, an answer to no question
+ * support, a source, apt dependency or toolchain that cannot be staged offline (in the manifest,
+ * or called by the install script: install-script.ts), an answer to no question
  * (with close matches) or outside a question's choices, a required question left unanswered.
  * The questions YunoHost answers itself (domain, user, group, boolean) need no answer.
  * Options of withPackageManifests: `cacheDir` (build cache root), `signal`, `timeoutMs` (per git
@@ -24,7 +25,8 @@ import type { Arch } from '../recipe/define.ts';
 import { closeMatches } from '../recipe/schema.ts';
 import type { AppCatalog } from './catalog.ts';
 import { aptPackagesOf, architecturesOf, refuseInstallTimeDownloads, isTable, ManifestError, parseManifest, questionsOf, sourcesFor, type Manifest } from './manifest.ts';
-import { fetchAppPackage, readPackageManifest } from './package.ts';
+import { refuseNetworkHelpers } from './install-script.ts';
+import { fetchAppPackage, readPackageFile, readPackageManifest } from './package.ts';
 import type { AppRequest, AppSource, ResolvedApp } from './types.ts';
 
 export { AppPackageError, fetchAppPackage, readPackageManifest, type FetchAppPackageOptions } from './package.ts';
@@ -117,6 +119,8 @@ export async function withPackageManifests(catalog: AppCatalog, requests: readon
           const tar = await fetchAppPackage({ id, gitUrl: entry.gitUrl, revision: entry.revision, cacheDir: opts.cacheDir, signal: opts.signal, timeoutMs: opts.timeoutMs });
           const manifest = parseManifest(await readPackageManifest(tar, id, opts.signal));
           if (manifest.id !== id) throw new Error(`app "${id}": the manifest.toml of its package at ${entry.revision} is for app "${String(manifest.id)}"`);
+          const script = await readPackageFile(tar, id, 'scripts/install', opts.signal);
+          if (script !== null) refuseNetworkHelpers(script);
           manifests.set(id, manifest);
           problems.delete(id);
         } catch (err) {

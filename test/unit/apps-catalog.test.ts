@@ -384,6 +384,27 @@ describe('fetchAppPackage and withPackageManifests', () => {
     expect(await readdir(join(cacheDir, 'app-packages'))).toEqual([]);
   });
 
+  it('refuses a package whose install script downloads by itself, naming the app, its revision and the call', async () => {
+    const pkg = join(await freshDir(), 'fetcher_ynh');
+    await mkdir(join(pkg, 'scripts'), { recursive: true });
+    await writeFile(join(pkg, 'manifest.toml'), demoManifest('1.0~ynh1', 'https://sources.example.org').replace('id = "demo"', 'id = "fetcher"'));
+    await writeFile(join(pkg, 'scripts', 'install'), '#!/bin/bash\nynh_setup_source --dest_dir="$install_dir"\nynh_composer_install\n');
+    await git(['init', '-q', '-b', 'main'], pkg);
+    await git(['add', '-A'], pkg);
+    await git(['commit', '-q', '-m', 'fetcher'], pkg);
+    const revision = await git(['rev-parse', 'HEAD'], pkg);
+    const doc = JSON.parse(SERVED);
+    doc.apps.fetcher = { ...doc.apps.yeswiki, id: 'fetcher', git: { branch: 'main', revision, url: `file://${pkg}` }, manifest: { id: 'fetcher', name: 'Fetcher', packaging_format: 2 } };
+    const catalog = await withPackageManifests(catalogFrom(JSON.stringify(doc)), ['fetcher'], { cacheDir: await freshDir() });
+    expect(resolveApps(['fetcher'], catalog, 'amd64').problems).toEqual([
+      {
+        index: 0,
+        path: '',
+        message: `app "fetcher" at ${revision}: its scripts/install calls ynh_composer_install (line 3: composer from getcomposer.org), which downloads while installing: it cannot be staged offline yet`,
+      },
+    ]);
+  });
+
   it('stops git on abort and leaves nothing behind', async () => {
     const cacheDir = await freshDir();
     const abort = new AbortController();
