@@ -7,9 +7,9 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { PROJECT_ROOT } from '../../builder/recipe/registry.ts';
 import { StepCache } from '../../builder/cache/store.ts';
 
@@ -54,6 +54,8 @@ export function runBuild(
     const compress = extraArgs.includes('--compress') ? [] : ['--compress', 'none'];
     const args = [opts.cli ?? CLI, 'build', recipe, '--out', outDir, '--json', ...(opts.cacheDir ? ['--cache-dir', opts.cacheDir] : []), ...(opts.noCache ? ['--no-cache'] : []), ...compress, ...extraArgs];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // the output folder may not exist yet (the build makes it): the log goes there from the start
+    if (opts.log) mkdirSync(dirname(opts.log), { recursive: true });
     const log = opts.log ? createWriteStream(opts.log) : null;
     const events: Record<string, unknown>[] = [];
     let stderr = '';
