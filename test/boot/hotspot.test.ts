@@ -164,22 +164,22 @@ describe('hotspot, captive portal and portal in the booted x86_64 image', () => 
     checkVisit(visit, kit, s);
   });
 
+  // (a bad passphrase leaves the hotspot off rather than open: test/unit/hotspot.test.ts and
+  // firstboot-settings.test.ts run the image's own scripts on it)
   it('a settings file with bad values, wifi present at boot: the hotspot comes up with the defaults, the errors are on the portal', async () => {
     const s: Scenario = {
       name: 'bad-settings',
-      settings: { wifi_ssid: 'This SSID is far longer than thirty-two bytes', wifi_passphrase: 'short', wifi_country: 'XX', wifi_channel: '99' },
+      settings: { wifi_ssid: 'This SSID is far longer than thirty-two bytes', wifi_country: 'XX', wifi_channel: '99' },
       ssid: String(hotspot.wifiSsid),
       passphrase: String(hotspot.wifiPassphrase),
       country: String(hotspot.wifiCountry),
       channel: String(hotspot.wifiChannel),
       language: String(plan.layers.find((l) => l.name === 'firstboot')?.vars.language ?? 'en') as 'fr' | 'en',
-      errorKeys: ['wifi_ssid', 'wifi_passphrase', 'wifi_country', 'wifi_channel'],
+      errorKeys: ['wifi_ssid', 'wifi_country', 'wifi_channel'],
       wifiAtBoot: true,
     };
     const { kit, visit } = await runScenario(s);
     checkKit(kit, s);
     checkVisit(visit, kit, s);
-    // the rejected passphrase is not shown to every visitor of the portal
-    expect(visit.errors.find((e) => e.startsWith('wifi_passphrase'))).not.toContain('short');
   });
 });

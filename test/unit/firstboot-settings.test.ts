@@ -225,6 +225,34 @@ describe('clic-settings on the build host', () => {
     expect(read(root, 'etc/hosts')).toBe(IMAGE_HOSTS);
   });
 
+  it('fails closed: a mistyped passphrase keeps the last good one, else leaves the hotspot off (never open), and is never in the journal', async () => {
+    const refusedOf = async (root: string) =>
+      (await exec(['bash', '--norc', '-c', '. "$1" && printf %s "$CLIC_WIFI_REFUSED"', 'bash', join(root, 'run/clic/settings.env')], {})).stdout;
+    const fresh = makeRoot();
+    const first = await runSettings(fresh, 'wifi_ssid = Atelier\nwifi_passphrase = secret7\n');
+    expect(first.env.wifi_passphrase).toBe('');
+    expect(await refusedOf(fresh)).toBe(
+      'clic-settings.txt line 2: the wifi passphrase is invalid and there is no earlier one to keep: the hotspot stays off rather than open; correct it, or leave it empty for an open network',
+    );
+    expect(first.stdout).toMatch(/^clic-settings\.txt line 2: wifi_passphrase = \(hidden\) is invalid: .*this one has 7; no earlier passphrase to keep: the hotspot stays off rather than open$/m);
+    expect(first.stdout).toMatch(/\(off: invalid passphrase\)/);
+    expect(first.stdout + JSON.stringify(first.errors)).not.toContain('secret7');
+
+    const good = makeRoot();
+    await runSettings(good, 'wifi_passphrase = la bonne phrase\n');
+    const typo = await runSettings(good, 'wifi_passphrase = la bonne phrasé\n');
+    expect(typo.env.wifi_passphrase).toBe('la bonne phrase');
+    expect(await refusedOf(good)).toBe('');
+    expect(typo.stdout).toMatch(/wifi_passphrase = \(hidden\) is invalid: .*; keeping the previous value$/m);
+    expect(typo.stdout).toMatch(/\(WPA2\)/);
+    expect(typo.stdout).not.toContain('phrasé');
+
+    // an open network asked for in words stays possible
+    const open = makeRoot();
+    await runSettings(open, 'wifi_passphrase =\n');
+    expect(await refusedOf(open)).toBe('');
+  });
+
   it('quotes values safely for the shell and escapes them in JSON', async () => {
     const root = makeRoot();
     const ssid = `l'é $(echo X>&2)\`id\`"q"\\`; // 27 bytes

@@ -182,6 +182,24 @@ describe('hotspot-setup (boot script)', () => {
     expect(r.stdout).toMatch(/channel 99 is not a 2\.4 or 5 GHz channel/);
   });
 
+  it('never opens the network instead of a refused passphrase: off, with the reason, when clic-settings refused it or the image has no default', async () => {
+    const reason = 'clic-settings.txt line 4: the wifi passphrase is invalid and there is no earlier one to keep: the hotspot stays off rather than open; correct it, or leave it empty for an open network';
+    const refused = await kit({ interfaces: { wlan0: 'wifi' }, settings: `CLIC_WIFI_PASSPHRASE=''\nCLIC_WIFI_REFUSED='${reason}'\n` });
+    const r = await refused.run('--hotplug');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n').pop()).toBe(reason);
+    expect(existsSync(join(refused.root, 'run/clic/hotspot/hostapd.conf'))).toBe(false);
+    expect(refused.read('run/clic/hotspot/state').trim()).toBe('refused');
+    expect(refused.calls()).toEqual([]);
+
+    const noDefault = await kit({ interfaces: { wlan0: 'wifi' }, settings: "CLIC_WIFI_PASSPHRASE='short'\n" });
+    const n = await noDefault.run();
+    expect(n.stdout).toMatch(/the image has no default one: the hotspot stays off rather than open/);
+    expect(n.stdout).not.toContain('short');
+    expect(existsSync(join(noDefault.root, 'run/clic/hotspot/hostapd.conf'))).toBe(false);
+    expect(noDefault.read('run/clic/hotspot/state').trim()).toBe('refused');
+  });
+
   it('--hotplug (a wifi adapter appeared after boot) restarts hostapd and dnsmasq on it', async () => {
     const k = await kit({ interfaces: { wlx00c0ca000001: 'wifi' } });
     const r = await k.run('--hotplug');
