@@ -253,6 +253,33 @@ describe('clic-settings on the build host', () => {
     expect(await refusedOf(open)).toBe('');
   });
 
+  it('writes clic-status.txt on the FAT partition: values in effect without secrets, each problem with its line, in the kit’s language (CRLF)', async () => {
+    const status = (root: string) => read(root, `${BOOT_DIR}/clic-status.txt`);
+    const fr = makeRoot();
+    await runSettings(fr, `wifi_passphrase = secret7\nwifi_channel = 14\nadmin_ssh_key = ${ADMIN_KEY}\nyunohost_password = motdepasse-long\n`);
+    const text = status(fr);
+    expect(text).toContain('\r\n');
+    expect(text.replace(/\r\n/g, '\n')).toMatch(/^# État du kit CLIC, écrit par le kit à chaque démarrage/);
+    const lines = text.split('\r\n');
+    expect(lines).toEqual(expect.arrayContaining([
+      '  hostname = clic',
+      '  wifi_passphrase = (aucun : réseau ouvert)',
+      '  wifi_channel = 6',
+      expect.stringMatching(/^  admin_ssh_key = SHA256:[A-Za-z0-9+/]{43}$/),
+      '  yunohost_password = (défini, caché)',
+      'Problèmes (2) :',
+      '  clic-settings.txt ligne 1 : wifi_passphrase : attendu 8 à 63 caractères, ou rien pour un réseau ouvert ; celui-ci en a 7',
+      '  clic-settings.txt ligne 2 : wifi_channel : attendu un canal wifi 2,4 GHz, un nombre de 1 à 13',
+    ]));
+    expect(text).toMatch(/Wifi éteint : le mot de passe wifi de clic-settings\.txt est invalide/);
+    expect(text).not.toMatch(/secret7|motdepasse-long/);
+
+    const en = makeRoot();
+    await runSettings(en, 'language = en\nwifi_passphrase = la bonne phrase\n');
+    expect(status(en).split('\r\n')).toEqual(expect.arrayContaining(['  wifi_passphrase = (set, hidden)', '  language = en', 'No problem in clic-settings.txt.']));
+    expect(status(en)).not.toContain('la bonne phrase');
+  });
+
   it('quotes values safely for the shell and escapes them in JSON', async () => {
     const root = makeRoot();
     const ssid = `l'é $(echo X>&2)\`id\`"q"\\`; // 27 bytes
