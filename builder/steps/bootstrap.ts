@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { sourceDate, type Step, type StepContext } from '../step.ts';
 import { runCommand } from '../exec.ts';
 import { isForeign, qemuUserBinary } from './host-tools.ts';
-import { bootloaders, fstab } from '../bootloaders/index.ts';
+import { bootloaders, contentUdevRule, fstab } from '../bootloaders/index.ts';
 import type { Plan } from '../recipe/plan.ts';
 import { hashTree } from '../cache/keys.ts';
 import { buildSourceParts, imageAptTree } from './apt-sources.ts';
@@ -38,8 +38,10 @@ export function aptCacheDir(cacheDir: string, plan: Plan): string {
 }
 
 export function preinstallFiles(plan: Plan): Record<string, FileContent> {
+  const udevRule = contentUdevRule(plan);
   return {
     'etc/fstab': { content: fstab(plan) },
+    ...(udevRule ? { 'etc/udev/rules.d/80-clic-content.rules': { content: udevRule } } : {}),
     ...bootloaders[plan.board.bootloader].preinstallFiles(plan),
   };
 }

@@ -3,6 +3,8 @@
  * content partition a content layer adds (last, ext4, mounted nofail), the content step, and
  * the progress text the CLI shows for downloads.
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,11 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineLayer } from '../../builder/recipe/define.ts';
 import { CONTENT_PARTITION, resolvePlan } from '../../builder/recipe/plan.ts';
 import { loadRecipe } from '../../builder/recipe/load.ts';
-import { fstab } from '../../builder/bootloaders/index.ts';
+import { fstab, mountUnitName } from '../../builder/bootloaders/index.ts';
+import { preinstallFiles } from '../../builder/steps/bootstrap.ts';
 import { RecipeError } from '../../builder/errors.ts';
 import { contentSizeMiB } from '../../builder/steps/content.ts';
 import { DownloadProgress } from '../../builder/progress.ts';
 import { image, LAYERS, OPTIONS, projectRegistry, testRegistry } from './helpers/registries.ts';
+import { ROOT } from './helpers/paths.ts';
 
 const SHA = 'a'.repeat(64);
 const library = defineLayer({
@@ -57,6 +61,23 @@ describe('a content layer in a plan', () => {
     const [, mountpoint, fs, opts, , pass] = line.split('\t');
     expect([mountpoint, fs, pass]).toEqual([CONTENT_PARTITION.mountpoint, 'ext4', '2']);
     expect(opts.split(',')).toEqual(expect.arrayContaining(['nofail', 'x-systemd.before=local-fs.target']));
+    // systemd's own device timeout: a short one expired on slow first boots
+    expect(opts).not.toMatch(/device-timeout/);
+  });
+
+  it('mounts the content partition whenever it appears, and the library starts with it', () => {
+    const plan = resolvePlan(image({ layers: ['base', 'hotspot', 'portal', 'library'] }), 'x.ts', registry(), OPTIONS);
+    const unit = execFileSync('systemd-escape', ['--path', '--suffix=mount', CONTENT_PARTITION.mountpoint], { encoding: 'utf8' }).trim();
+    expect(mountUnitName(CONTENT_PARTITION.mountpoint)).toBe(unit);
+    for (const path of ['/', '/boot/firmware', '/srv/.hidden dir/é']) {
+      expect(mountUnitName(path)).toBe(execFileSync('systemd-escape', ['--path', '--suffix=mount', path], { encoding: 'utf8' }).trim());
+    }
+    expect(preinstallFiles(plan)['etc/udev/rules.d/80-clic-content.rules']).toEqual({
+      content: expect.stringContaining(`ACTION=="add", SUBSYSTEM=="block", ENV{ID_FS_LABEL}=="${CONTENT_PARTITION.label}", ENV{SYSTEMD_WANTS}+="${unit}"\n`),
+    });
+    const kiwix = readFileSync(join(ROOT, 'overlays/kiwix/etc/systemd/system/clic-kiwix.service'), 'utf8');
+    expect(kiwix).toMatch(new RegExp(`^WantedBy=multi-user\\.target ${unit.replace(/\\/g, '\\\\').replace(/\./g, '\\.')}$`, 'm'));
+    expect(preinstallFiles(resolvePlan(image(), 'x.ts', registry(), OPTIONS))['etc/udev/rules.d/80-clic-content.rules']).toBeUndefined();
   });
 
   it('rejects a content layer whose variables are not declared with the right types', () => {
