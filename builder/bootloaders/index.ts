@@ -85,7 +85,9 @@ export function fstab(plan: Plan): string {
     // local-fs.target when present, so that first boot finds it mounted and grows it online.
     // systemd's own device timeout (90 s): a shorter one expired on slow first boots, and a
     // partition that shows up later still is mounted by contentUdevRule's rule
-    const opts = p.fs === 'vfat' ? 'rw,umask=0077' : p.content ? 'rw,nofail,x-systemd.before=local-fs.target' : 'rw,errors=remount-ro';
+    // the FAT partition is the one deployers edit on any PC: a damaged one must not stop the
+    // boot either (emergency mode, in the field, with nobody to type at it)
+    const opts = p.fs === 'vfat' ? 'rw,umask=0077,nofail' : p.content ? 'rw,nofail,x-systemd.before=local-fs.target' : 'rw,errors=remount-ro';
     const pass = p.mountpoint === '/' ? 1 : 2;
     return `LABEL=${p.label}\t${p.mountpoint}\t${p.fs}\t${opts}\t0\t${pass}`;
   });

@@ -8,7 +8,8 @@
  *   mounted disk) and its ext4 file system (resize2fs, online). Each step checks what is already done and the done-marker
  *   (/var/lib/clic/firstboot.done) is written last: a power cut in the middle only means the
  *   next boot finishes the job. Logged to the journal and the console.
- * - `clic-settings.service` (every boot, after the FAT partition is mounted, before the network,
+ * - `clic-settings.service` (every boot, after the FAT partition is mounted — without it, on the
+ *   previous boot's settings —, before the network,
  *   hostapd, dnsmasq and nginx): merges the layers' defaults (/etc/clic/defaults.d/<layer>.conf)
  *   and `clic-settings.txt` from the FAT partition (`key = value`; CRLF, UTF-8 BOM and UTF-16
  *   accepted), checks each value (a bad one is logged and listed in
@@ -48,7 +49,8 @@ export default defineLayer({
     'mkdir -p /etc/clic/defaults.d /var/lib/clic',
     'printf "# Defaults of the firstboot layer, from the recipe (clic-image).\\nlanguage = %s\\nadmin_ssh_key = %s\\n" "$CLIC_LANGUAGE" "$CLIC_ADMIN_SSH_KEY" > /etc/clic/defaults.d/firstboot.conf',
     'mkdir -p /etc/systemd/system/clic-settings.service.d',
-    'printf "# The board\'s FAT partition, where the deployer\'s clic-settings.txt lives (clic-image).\\n[Unit]\\nRequiresMountsFor=%s\\n\\n[Service]\\nEnvironment=CLIC_BOOT_DIR=%s\\n" "$CLIC_BOOT_DIR" "$CLIC_BOOT_DIR" > /etc/systemd/system/clic-settings.service.d/boot-partition.conf',
+    // wanted, not required: a missing or damaged FAT partition leaves the kit on its previous settings
+    'printf "# The board\'s FAT partition, where the deployer\'s clic-settings.txt lives (clic-image): wanted, not\\n# required, so that the kit still comes up without it.\\n[Unit]\\nWants=%s\\nAfter=%s\\n\\n[Service]\\nEnvironment=CLIC_BOOT_DIR=%s\\n" "$(systemd-escape --path --suffix=mount "$CLIC_BOOT_DIR")" "$(systemd-escape --path --suffix=mount "$CLIC_BOOT_DIR")" "$CLIC_BOOT_DIR" > /etc/systemd/system/clic-settings.service.d/boot-partition.conf',
     // CRLF line ends: the file is meant to be edited on any PC, Notepad included
     'sed "s/\\$/\\r/" /usr/share/clic/clic-settings.example.txt > "$CLIC_BOOT_DIR/clic-settings.txt"',
     'systemctl enable clic-firstboot.service clic-settings.service',

@@ -280,6 +280,26 @@ describe('clic-settings on the build host', () => {
     expect(status(en)).not.toContain('la bonne phrase');
   });
 
+  it('without the FAT partition (missing or damaged): the previous boot’s settings, said in the journal and to the portal', async () => {
+    const root = makeRoot();
+    await runSettings(root, fixture('valid.txt'));
+    const before = await runSettings(root, fixture('valid.txt'));
+    rmSync(join(root, BOOT_DIR), { recursive: true });
+    const { code, stdout } = await exec(['bash', '--norc', SCRIPT], { CLIC_ROOT: root, CLIC_BOOT_DIR: BOOT_DIR });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^the FAT partition \(\/boot\/firmware\) is not mounted, missing or damaged: clic-settings\.txt cannot be read; keeping the settings of the previous boot$/m);
+    const errors = JSON.parse(read(root, 'run/clic/settings-errors.json')) as { key: string; message: string }[];
+    expect(errors).toEqual([{ key: '', value: '', message: expect.stringMatching(/^\/boot\/firmware: the FAT partition is not mounted/) }]);
+    expect(read(root, 'etc/hostname')).toBe(`${before.env.hostname}\n`);
+    expect(read(root, 'run/clic/settings.env')).toContain(`CLIC_WIFI_SSID='${before.env.wifi_ssid}'`);
+    expect(existsSync(join(root, BOOT_DIR))).toBe(false); // nothing written where the partition should be
+
+    const fresh = makeRoot();
+    rmSync(join(fresh, BOOT_DIR), { recursive: true });
+    const first = await exec(['bash', '--norc', SCRIPT], { CLIC_ROOT: fresh, CLIC_BOOT_DIR: BOOT_DIR });
+    expect(first.stdout).toMatch(/cannot be read; keeping the defaults$/m);
+  });
+
   it('quotes values safely for the shell and escapes them in JSON', async () => {
     const root = makeRoot();
     const ssid = `l'é $(echo X>&2)\`id\`"q"\\`; // 27 bytes
