@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { sourceDate, type Step, type StepContext } from '../step.ts';
 import { runCommand } from '../exec.ts';
 import { isForeign, qemuUserBinary } from './host-tools.ts';
-import { bootloaders, contentUdevRule, fstab } from '../bootloaders/index.ts';
+import { bootloaders, contentUdevRule, fstab, initramfsFsckConf } from '../bootloaders/index.ts';
 import type { Plan } from '../recipe/plan.ts';
 import { hashTree } from '../cache/keys.ts';
 import { buildSourceParts, imageAptTree } from './apt-sources.ts';
@@ -41,6 +41,7 @@ export function preinstallFiles(plan: Plan): Record<string, FileContent> {
   const udevRule = contentUdevRule(plan);
   return {
     'etc/fstab': { content: fstab(plan) },
+    'etc/initramfs-tools/conf.d/clic-root-fsck': { content: initramfsFsckConf(plan) },
     ...(udevRule ? { 'etc/udev/rules.d/80-clic-content.rules': { content: udevRule } } : {}),
     ...bootloaders[plan.board.bootloader].preinstallFiles(plan),
   };

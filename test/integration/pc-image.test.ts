@@ -1,10 +1,12 @@
 /**
  * The x86_64 PC image, read with sfdisk, mtools and debugfs: GPT with an EFI system partition
- * holding systemd-boot as the removable-media loader, one loader entry, kernel and initrd.
+ * holding systemd-boot as the removable-media loader, one loader entry, kernel and initrd (with
+ * the root file system's fsck).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { imagesDir } from '../support/images.ts';
+import { initrdEntries } from '../support/initrd.ts';
 import { openDisk } from '../support/inspect.ts';
 import { planOf } from '../support/plans.ts';
 import type { Plan } from '../../builder/index.ts';
@@ -53,6 +55,13 @@ describe('clic-pc-x86_64 image', () => {
     expect(await disk.extRead(1, '/etc/fstab')).toMatch(/^LABEL=ESP\s+\/boot\/efi\s+vfat/m);
     expect(await disk.extList(1, '/etc/kernel/postinst.d')).toContain('zz-clic-update-esp');
     expect(await disk.extList(1, '/etc/initramfs/post-update.d')).toContain('zz-clic-update-esp');
+  });
+
+  it('has the root file system’s fsck in its initramfs, so that a kit that lost power is checked at boot', async () => {
+    const names = await initrdEntries(await disk.fatBytes(0, 'initrd.img'));
+    expect(names.length).toBeGreaterThan(100);
+    // (/sbin or /usr/sbin: initramfs-tools keeps the path it was given)
+    expect(names.filter((n) => /^(usr\/)?sbin\/fsck(\.ext4)?$/.test(n)).map((n) => n.replace(/^usr\//, '')).sort()).toEqual(['sbin/fsck', 'sbin/fsck.ext4']);
   });
 
   it('ships no per-device identity', async () => {

@@ -38,6 +38,7 @@ export async function openDisk(img: string) {
     dump: () => run(['sfdisk', '--dump', img]),
     fatList: async (i: number, dir = '') => (await run(['mdir', '-b', '-i', fat(i), `::/${dir}`])).split('\n').filter(Boolean).map((l) => l.replace(/^::\//, '').replace(/\/$/, '')),
     fatRead: (i: number, path: string) => run(['mtype', '-i', fat(i), `::/${path}`]),
+    fatBytes: async (i: number, path: string) => (await exec('mcopy', ['-n', '-i', fat(i), `::/${path}`, '-'], { encoding: 'buffer', maxBuffer: 1 << 30 })).stdout,
     fatInfo: (i: number) => run(['minfo', '-i', fat(i), '::']),
     extRead: (i: number, path: string) => run(['debugfs', '-R', `cat ${path}`, ext(i)]),
     extList: async (i: number, path: string) =>

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { bootloaderProblems, bootloaders, fstab, kernelCmdline } from '../../builder/bootloaders/index.ts';
 import { boardFiles } from '../../builder/steps/initramfs.ts';
+import { preinstallFiles } from '../../builder/steps/bootstrap.ts';
 import { parseExtlinux } from '../../builder/qemu.ts';
 import { resolvePlan, type Plan } from '../../builder/recipe/plan.ts';
 import { board, image, OPTIONS, plannableRegistry, testRegistry } from './helpers/registries.ts';
@@ -28,6 +29,12 @@ describe.each(all.map((p) => [p.board.name, p] as const))('board %s', (_, plan) 
       expect(r).toHaveLength(6);
       expect(r[5]).toBe(plan.partitions[i].mountpoint === '/' ? '1' : '2');
     });
+  });
+
+  it('a missing or damaged FAT partition does not stop the boot (nofail); the initramfs gets the root’s fsck', () => {
+    const fat = fstab(plan).split('\n').find((l) => l.split('\t')[2] === 'vfat');
+    if (fat) expect(fat.split('\t')[3].split(',')).toContain('nofail');
+    expect(preinstallFiles(plan)['etc/initramfs-tools/conf.d/clic-root-fsck']).toEqual({ content: expect.stringMatching(new RegExp(`^FSTYPE=${rootOf(plan).fs}$`, 'm')) });
   });
 
   it('the kernel command line finds the root by label', () => {
