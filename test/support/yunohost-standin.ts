@@ -275,8 +275,10 @@ app_install() {
   [ -n "$src" ] || die "the following arguments are required: app"
   [ -e "$ETC/installed" ] || die "YunoHost is not installed yet: run 'yunohost tools postinstall' first"
   # the real one refuses to install while nginx or fail2ban is down (_assert_system_is_sane_for_app);
-  # fail2ban does not start without the log files its jails read (rsyslog's)
+  # fail2ban does not start without the log files its jails read (rsyslog's). It asks systemd
+  # through D-Bus, and without a system bus fails with python-dbus's error
   if [ -z "$ROOT" ]; then
+    [ -S /run/dbus/system_bus_socket ] || die "dbus.exceptions.DBusException: org.freedesktop.DBus.Error.FileNotFound: Failed to connect to socket /run/dbus/system_bus_socket: No such file or directory"
     local service faulty=''
     for service in nginx fail2ban; do
       systemctl is-active --quiet "$service" || faulty="$faulty $service ($(systemctl is-active "$service"))"
