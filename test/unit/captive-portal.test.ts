@@ -1,8 +1,14 @@
 /**
  * The captive portal: the probe map covers the five OS families, nginx sends every probe and
  * every foreign host name to the portal with a 302 (never the "online" answer), and dnsmasq
- * answers every name with the kit's address.
+ * answers every name with the kit's address (checked with the host's dnsmasq: the other record
+ * types get an empty answer) and nginx hides its version.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Resolver } from 'node:dns/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { captiveFiles, captiveNginx } from '../../builder/portal/captive.ts';
 import { PROBES, probeHosts } from '../../builder/portal/probes.ts';
@@ -59,6 +65,30 @@ describe('captive-portal files', () => {
     expect(dnsmasq).toMatch(/^no-resolv$/m);
     expect(dnsmasq).toMatch(/^no-hosts$/m);
     for (const path of Object.keys(files).filter((p) => p.startsWith('/etc/dnsmasq.d/'))) expect(path.split('/').pop()).not.toContain('.');
+  });
+
+  it('dnsmasq itself, with that file: A is the kit, AAAA and the other types get an empty answer, never REFUSED', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'clic-captive-dns-'));
+    const conf = join(dir, 'clic-captive-portal');
+    writeFileSync(conf, String(captiveFiles('10.42.0.1')['/etc/dnsmasq.d/clic-captive-portal']));
+    const port = 20000 + (process.pid % 20000);
+    const dnsmasq = spawn('dnsmasq', ['--no-daemon', `--conf-file=${conf}`, '--listen-address=127.0.0.1', '--bind-interfaces', `--port=${port}`, '--user=root', '--pid-file='], { stdio: 'ignore' });
+    try {
+      const resolver = new Resolver({ timeout: 2000, tries: 10 });
+      resolver.setServers([`127.0.0.1:${port}`]);
+      expect(await resolver.resolve4('connectivitycheck.gstatic.com')).toEqual(['10.42.0.1']);
+      for (const type of ['AAAA', 'MX', 'TXT'] as const) {
+        const err = await resolver.resolve('www.example.org', type).then(() => null, (e: NodeJS.ErrnoException) => e.code);
+        expect(err, type).toBe('ENODATA');
+      }
+    } finally {
+      dnsmasq.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('nginx does not tell its version', () => {
+    expect(nginx).toMatch(/^server_tokens off;$/m);
   });
 
   it('the shipped images redirect to the hotspot address of their recipe', async () => {
