@@ -256,7 +256,8 @@ export function portalNginx(address: string, defaultLanguage: Language): string 
     '        default_type application/json;',
     '        add_header Cache-Control "no-store";',
     '    }',
-    `    location ~ ^/clic/lang/(${LANGUAGES.join('|')})(/.*)$ {`,
+    // the page to go back to is a path of this site: "//host/…" would send the browser away
+    `    location ~ ^/clic/lang/(${LANGUAGES.join('|')})(/|/[^/\\\\].*)$ {`,
     '        add_header Set-Cookie "clic_lang=$1; Path=/; Max-Age=31536000; SameSite=Lax";',
     '        return 302 $2;',
     '    }',

@@ -169,9 +169,21 @@ describe('portal nginx site', () => {
     expect(conf).toMatch(/^ {4}set \$clic_settings_lang en;$/m);
     expect(conf).toMatch(/^ {4}include \/run\/clic\/portal\/nginx-lang\*\.conf;$/m);
     expect(conf).toMatch(/location = \/clic\/settings-errors\.json \{\n {8}root \/run;/);
-    expect(conf).toMatch(/location ~ \^\/clic\/lang\/\(fr\|en\)\(\/\.\*\)\$ \{/);
     expect(conf).toMatch(/absolute_redirect off;/);
     expect(conf).not.toMatch(/default_server/);
+  });
+
+  it('the language switch goes back to a page of the kit only, never to another site', () => {
+    const pattern = /location ~ (\S+) \{\n {8}add_header Set-Cookie "clic_lang=\$1;[^\n]*\n {8}return 302 \$2;/.exec(conf)?.[1];
+    expect(pattern, conf).toBeTruthy();
+    // nginx matches the decoded, slash-merged path; PCRE reads this pattern as JavaScript does
+    const location = new RegExp(pattern!);
+    expect(location.exec('/clic/lang/fr/')?.[2]).toBe('/');
+    expect(location.exec('/clic/lang/en/about/')?.[2]).toBe('/about/');
+    expect(location.exec('/clic/lang/fr/kiwix/wikipedia/A/Paris')?.[2]).toBe('/kiwix/wikipedia/A/Paris');
+    // browsers take "//host" and "/\\host" for another site
+    for (const away of ['/clic/lang/fr//evil.example/', '/clic/lang/fr/\\evil.example/', '/clic/lang/en/\\/evil.example']) expect(location.test(away), away).toBe(false);
+    expect(location.test('/clic/lang/de/')).toBe(false);
   });
 });
 
