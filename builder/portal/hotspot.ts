@@ -6,7 +6,7 @@
  * What depends on the device (interface, SSID, passphrase from the settings file) is written at
  * boot by `/usr/lib/clic/hotspot-setup`.
  *
- *   hotspotFiles({ wifiSsid: 'CLIC', wifiPassphrase: '', wifiCountry: 'FR', wifiChannel: 6, address: '10.42.0.1' })
+ *   hotspotFiles({ wifiSsid: 'CLIC', wifiPassphrase: '', wifiCountry: 'FR', wifiChannel: 6, clientIsolation: true, address: '10.42.0.1' })
  */
 import type { GeneratedFiles, VarValues } from '../recipe/define.ts';
 import type { Plan } from '../recipe/plan.ts';
@@ -51,6 +51,8 @@ export function hotspotFiles(vars: VarValues): GeneratedFiles {
       '# The hotspot network of this image (clic-image, layer hotspot), read by /usr/lib/clic/hotspot-setup.',
       `CLIC_HOTSPOT_ADDRESS=${net.address}`,
       `CLIC_HOTSPOT_PREFIX=${net.prefix}`,
+      // 1: hostapd does not bridge frames between clients (clientIsolation)
+      `CLIC_HOTSPOT_ISOLATE=${vars.clientIsolation === false ? 0 : 1}`,
       '',
     ].join('\n'),
     '/etc/dnsmasq.d/clic-hotspot': [

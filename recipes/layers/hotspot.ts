@@ -8,6 +8,9 @@
  * with no wifi hardware it logs one line and the rest of the kit runs as usual, and a wifi
  * adapter that appears later (USB, slow firmware) starts the hotspot then.
  *
+ * Clients reach the kit only, not each other (`clientIsolation`, hostapd's ap_isolate): a phone
+ * on the kit's wifi is not exposed to the others.
+ *
  * dnsmasq listens on the hotspot address only (bind-dynamic), so wired networks never see its
  * DHCP server and systemd-resolved keeps its stub listener on 127.0.0.53; DNSMASQ_EXCEPT="lo"
  * keeps dnsmasq from registering itself as the kit's own resolver (its resolvconf hook).
@@ -32,6 +35,11 @@ export default defineLayer({
     },
     wifiCountry: { type: 'string', default: 'FR', pattern: '^[A-Z]{2}$', description: 'country code of the radio regulations (ISO 3166 alpha-2)' },
     wifiChannel: { type: 'int', default: 6, min: 1, max: 13, description: '2.4 GHz wifi channel' },
+    clientIsolation: {
+      type: 'bool',
+      default: true,
+      description: 'hotspot clients cannot reach each other, only the kit (hostapd ap_isolate); false lets them talk, e.g. for a local game or file sharing',
+    },
     address: {
       type: 'string',
       default: '10.42.0.1',

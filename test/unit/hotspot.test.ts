@@ -77,7 +77,7 @@ interface Kit {
 }
 
 /** A folder standing for the kit: the layer's overlay and generated files, fake sysfs interfaces. */
-async function kit(opts: { interfaces: Record<string, 'wifi' | 'wired'>; vars?: Record<string, string | number>; settings?: string }): Promise<Kit> {
+async function kit(opts: { interfaces: Record<string, 'wifi' | 'wired'>; vars?: Record<string, string | number | boolean>; settings?: string }): Promise<Kit> {
   const root = mkdtempSync(join(tmpdir(), 'clic-hotspot-'));
   dirs.push(root);
   cpSync(join(ROOT, 'overlays/hotspot'), root, { recursive: true });
@@ -161,6 +161,16 @@ describe('hotspot-setup (boot script)', () => {
     expect(c).toMatchObject({ interface: 'wlp2s0', country_code: 'DE', channel: '11', wpa: '2', wpa_key_mgmt: 'WPA-PSK', rsn_pairwise: 'CCMP', wpa_passphrase: 's3cret pass#word' });
     expect(r.stdout + r.stderr).not.toContain('s3cret');
     expect(r.stdout).toMatch(/WPA2/);
+  });
+
+  it('clients reach the kit, not each other, unless the recipe says clientIsolation: false', async () => {
+    expect(DEFAULTS.clientIsolation).toBe(true);
+    const isolated = await kit({ interfaces: { wlan0: 'wifi' } });
+    await isolated.run();
+    expect(conf(isolated.read('run/clic/hotspot/hostapd.conf')).ap_isolate).toBe('1');
+    const open = await kit({ interfaces: { wlan0: 'wifi' }, vars: { clientIsolation: false } });
+    await open.run();
+    expect(conf(open.read('run/clic/hotspot/hostapd.conf')).ap_isolate).toBe('0');
   });
 
   it('a 5 GHz channel selects hw_mode a', async () => {
