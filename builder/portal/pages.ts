@@ -6,8 +6,8 @@
  * external resource of any kind): `/` (the services) and `/about/` (the kit). nginx serves the
  * language of the settings file (`index index.$clic_lang.html`); a link on each page switches
  * language and remembers it in a cookie. The settings-file errors, written at boot to
- * /run/clic/settings-errors.json, are fetched by a few lines of inline script and shown at the
- * top of the page: the page itself stays a static build artifact, and the browser parses the
+ * /run/clic/settings-errors.json, are fetched by a few lines of inline script and shown in a
+ * small box for the kit's admin, below the services, in the page's language: the page itself stays a static build artifact, and the browser parses the
  * JSON and escapes it (textContent), which no shell script at boot would do as safely.
  *
  *   const files = renderPortal({ services, address: '10.42.0.1', image: { … } });
@@ -47,6 +47,15 @@ const T = {
     en: 'This kit works without the Internet: everything you open here stays on the kit. Pick a service.',
   },
   switchTo: { fr: 'English', en: 'Français' },
+  continueText: {
+    fr: 'Pour que votre appareil reste sur ce wifi et y ouvre les services, même sans Internet :',
+    en: 'To keep your device on this wifi and open the services here, even without the Internet:',
+  },
+  continueButton: { fr: 'Continuer', en: 'Continue' },
+  connected: {
+    fr: 'C’est fait : votre appareil reste sur le wifi du kit. Les services sont ci-dessous.',
+    en: 'Done: your device stays on the kit’s wifi. The services are below.',
+  },
   servicesLabel: { fr: 'Services', en: 'Services' },
   none: { fr: 'Aucun service n’est installé sur ce kit.', en: 'No service is installed on this kit.' },
   errorsTitle: { fr: 'Le fichier de réglages contient des erreurs', en: 'The settings file has errors' },
@@ -126,8 +135,12 @@ h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
 .services .initial{display:flex;align-items:center;justify-content:center;background:var(--accent);color:#fff;font-weight:700;font-size:1.4rem}
 .services .name{display:block;font-weight:650;font-size:1.1rem}
 .services .desc{display:block;color:var(--muted);font-size:.95rem}
-.errors{background:var(--warn-bg);border:1px solid var(--warn-line);border-left-width:.4rem;border-radius:.5rem;padding:.75rem 1rem;margin:0 0 1rem}
-.errors h2{margin:0 0 .25rem}
+.continue{background:var(--card);border:1px solid var(--line);border-radius:.75rem;padding:.75rem 1rem;margin:0 0 1rem}
+.continue p{margin:0 0 .5rem}
+.continue button{font:inherit;font-weight:650;min-height:48px;padding:.6rem 1.6rem;border:0;border-radius:999px;background:var(--accent);color:#fff;cursor:pointer}
+@media (prefers-color-scheme:dark){.continue button{color:#0b1b14}}
+.errors{background:var(--warn-bg);border:1px solid var(--warn-line);border-left-width:.4rem;border-radius:.5rem;padding:.75rem 1rem;margin:1.5rem 0 1rem;font-size:.9rem}
+.errors h2{margin:0 0 .25rem;font-size:1rem}
 .errors ul{margin:.5rem 0 0;padding-left:1.2rem}
 .errors code,.about code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:.95em;overflow-wrap:anywhere}
 .about dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}
@@ -138,14 +151,16 @@ footer{max-width:60rem;margin:1.5rem auto;padding:0 1rem;color:var(--muted);font
 [hidden]{display:none!important}
 `.trim();
 
-/** Inline script: shows the settings errors the kit found at boot (empty or missing: nothing). */
+/** Inline script: after "Continue", says the device is connected; shows the settings errors
+ *  the kit found at boot and the apps that failed (empty or missing: nothing). */
 function errorsScript(lang: Language): string {
-  const words = JSON.stringify({ hidden: T.hidden[lang], value: T.value[lang] });
-  return `(function(){var box=document.getElementById('settings-errors');if(!box||!window.fetch)return;var w=${words};
+  const words = JSON.stringify({ hidden: T.hidden[lang], value: T.value[lang], message: lang === 'en' ? 'message' : `message_${lang}` });
+  return `(function(){if(typeof location==='undefined'||!/[?&]connected\b/.test(location.search))return;var f=document.getElementById('continue-form'),c=document.getElementById('connected');if(f&&c){f.hidden=true;c.hidden=false}})();
+(function(){var box=document.getElementById('settings-errors');if(!box||!window.fetch)return;var w=${words};
 fetch('/clic/settings-errors.json',{cache:'no-store'}).then(function(r){return r.ok?r.json():[]}).then(function(list){
 if(!Array.isArray(list)||!list.length)return;var ul=box.querySelector('ul');
 list.forEach(function(e){if(!e||typeof e!=='object')return;var li=document.createElement('li');var k=document.createElement('code');k.textContent=String(e.key||'?');li.appendChild(k);
-li.appendChild(document.createTextNode(' : '+String(e.message||'')));
+li.appendChild(document.createTextNode(' : '+String(e[w.message]||e.message||'')));
 if(e.value!==undefined&&e.value!==null&&String(e.value)!==''){var secret=/pass|secret|password|psk/i.test(String(e.key));li.appendChild(document.createTextNode(' ('+w.value+' '+(secret?w.hidden:'\\u201c'+String(e.value)+'\\u201d')+')'))}
 ul.appendChild(li)});box.hidden=false}).catch(function(){})})();
 (function(){var box=document.getElementById('apps-failed');if(!box||!window.fetch)return;
@@ -187,10 +202,13 @@ function servicesPage(lang: Language, input: PortalInput): string {
   const body = [
     `<h1>${T.title[lang]}</h1>`,
     `<p class="intro">${T.intro[lang]}</p>`,
-    `<section id="settings-errors" class="errors" role="alert" hidden><h2>${T.errorsTitle[lang]}</h2><p>${T.errorsText[lang]} <code>${escapeHtml(input.image.settingsFile)}</code> ${T.errorsWhere[lang]}</p><ul></ul></section>`,
-    // filled from /clic/apps-status.json, which only a kit with YunoHost apps serves (yunohost layer)
-    `<section id="apps-failed" class="errors" role="alert" hidden><h2>${T.appsTitle[lang]}</h2><p>${T.appsText[lang]}</p><ul></ul></section>`,
+    // the captive portal's "Continue" (captive-portal layer): this device's probes then get their "online" answer
+    `<section class="continue"><form id="continue-form" method="post" action="/clic/continue"><p>${T.continueText[lang]}</p><button type="submit" data-continue>${T.continueButton[lang]}</button></form><p id="connected" role="status" hidden>${T.connected[lang]}</p></section>`,
     items.length ? `<ul class="services" aria-label="${T.servicesLabel[lang]}">\n${items.join('\n')}\n</ul>` : `<p>${T.none[lang]}</p>`,
+    // for the kit's admin, below the services: the visitor came for those
+    `<section id="settings-errors" class="errors admin" hidden><h2>${T.errorsTitle[lang]}</h2><p>${T.errorsText[lang]} <code>${escapeHtml(input.image.settingsFile)}</code> ${T.errorsWhere[lang]}</p><ul></ul></section>`,
+    // filled from /clic/apps-status.json, which only a kit with YunoHost apps serves (yunohost layer)
+    `<section id="apps-failed" class="errors admin" hidden><h2>${T.appsTitle[lang]}</h2><p>${T.appsText[lang]}</p><ul></ul></section>`,
   ].join('\n');
   return page(lang, { title: `CLIC — ${T.title[lang]}`, path: '/', body, script: errorsScript(lang) });
 }

@@ -123,6 +123,19 @@ function checkKit(kit: Kit, s: Scenario) {
   expect(one('portal')).toBe(`status=200 lang=${s.language} services=${SERVICE_IDS.join(',')}`);
   const errors = JSON.parse(one('settings-errors') || '[]') as { key: string }[];
   expect(errors.map((e) => e.key).sort()).toEqual([...s.errorKeys].sort());
+
+  // "Continue": the client is marked by its MAC; its probes get their "online" answer, and a
+  // device the kit did not mark still gets the popup
+  expect(one('continue')).toBe('status=303 location=/?connected');
+  expect(kit.marks('captive-log').join('\n')).toMatch(/^client ([0-9a-f]{2}:){5}[0-9a-f]{2} \(10\.42\.0\.\d+\) pressed Continue/m);
+  const after = kit.marks('probe-after');
+  expect(after).toHaveLength(PROBES.length);
+  for (const p of PROBES) {
+    const seen = after.find((line) => line.startsWith(`${p.os} ${p.url} `));
+    expect(seen, p.url).toMatch(new RegExp(`status=${p.online.status} body=`));
+    if (p.online.body) expect(seen!.slice(seen!.indexOf(' body=') + 6), p.url).toContain(p.online.body);
+  }
+  expect(one('probe-other')).toBe(`status=302 location=${PORTAL}`);
 }
 
 function checkVisit(visit: PortalVisit, kit: Kit, s: Scenario) {

@@ -10,7 +10,7 @@ import { Resolver } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { captiveFiles, captiveNginx } from '../../builder/portal/captive.ts';
+import { captiveFiles, captiveNginx, onlineAnswer } from '../../builder/portal/captive.ts';
 import { PROBES, probeHosts } from '../../builder/portal/probes.ts';
 import { planOf } from '../support/plans.ts';
 
@@ -40,16 +40,33 @@ describe('captive-portal files', () => {
   const nginx = captiveNginx('10.42.0.1');
   const servers = nginx.split(/^server \{$/m).slice(1);
 
-  it('nginx: a server for the probe hosts and a default server, both answering only 302 to the portal, never cached', () => {
+  it('nginx: a server for the probe hosts and a default server; every answer a never-cached 302 to the portal, but a probe of a client that pressed Continue', () => {
     expect(servers).toHaveLength(2);
     const [probes, fallback] = servers;
     expect(probes).toMatch(new RegExp(`server_name ${probeHosts().join(' ').replace(/\./g, '\\.')};`));
     expect(fallback).toMatch(/listen 80 default_server;/);
     for (const s of servers) {
-      expect([...s.matchAll(/return (\d+) (\S+);/g)].map((m) => [m[1], m[2]])).toEqual([['302', 'http://10.42.0.1/']]);
+      // outside the "passed" branches, only the redirect
+      const unconditional = s.replace(/if \(\$clic_passed\) \{[^}]*\}/g, '');
+      expect([...new Set([...unconditional.matchAll(/return (\d+) (\S+);/g)].map((m) => `${m[1]} ${m[2]}`))]).toEqual(['302 http://10.42.0.1/']);
       expect(s).toMatch(/add_header Cache-Control "no-store" always;/);
-      expect(s).not.toMatch(/return 20[04]/);
     }
+    expect(fallback).not.toMatch(/clic_passed/);
+    // each probe path: its OS's "online" answer, for passed clients only
+    for (const p of PROBES) {
+      const location = new RegExp(`location = ${p.path.replace(/\./g, '\\.')} \\{\\n {8}default_type \\S+;\\n {8}if \\(\\$clic_passed\\) \\{ return ${p.online.status}[ ;]`);
+      expect(probes, p.url).toMatch(location);
+      const answer = onlineAnswer(p);
+      if (p.online.body) expect(answer.body, p.url).toContain(p.online.body);
+    }
+    expect(nginx).toMatch(/^map \$remote_addr \$clic_passed \{\n {4}default 0;\n {4}include \/run\/clic\/captive\/passed-clients\*\.conf;\n\}$/m);
+  });
+
+  it('the portal’s Continue is logged for captive-pass, then back to the portal saying so', () => {
+    const files = captiveFiles('10.42.0.1', 12);
+    expect(files['/etc/nginx/clic-services/captive-continue.conf']).toMatch(/location = \/clic\/continue \{\n {4}access_log \/var\/log\/nginx\/clic-continue\.log clic_continue;[\s\S]*return 303 \/\?connected;/);
+    expect(nginx).toMatch(/^log_format clic_continue '\$msec \$remote_addr';$/m);
+    expect(files['/etc/clic/captive.env']).toMatch(/^CLIC_CAPTIVE_PASS_HOURS=12$/m);
   });
 
   it('nginx: a server_names hash bucket large enough for the longest probe host name', () => {
@@ -59,7 +76,7 @@ describe('captive-portal files', () => {
   });
 
   it('dnsmasq: every name is the kit, nothing forwarded, /etc/hosts not used; file names without a dot', () => {
-    const files = captiveFiles('10.42.0.1');
+    const files = captiveFiles('10.42.0.1', 12);
     const dnsmasq = String(files['/etc/dnsmasq.d/clic-captive-portal']);
     expect(dnsmasq).toMatch(/^address=\/#\/10\.42\.0\.1$/m);
     expect(dnsmasq).toMatch(/^no-resolv$/m);
@@ -70,13 +87,16 @@ describe('captive-portal files', () => {
   it('dnsmasq itself, with that file: A is the kit, AAAA and the other types get an empty answer, never REFUSED', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'clic-captive-dns-'));
     const conf = join(dir, 'clic-captive-portal');
-    writeFileSync(conf, String(captiveFiles('10.42.0.1')['/etc/dnsmasq.d/clic-captive-portal']));
+    writeFileSync(conf, String(captiveFiles('10.42.0.1', 12)['/etc/dnsmasq.d/clic-captive-portal']));
     const port = 20000 + (process.pid % 20000);
     const dnsmasq = spawn('dnsmasq', ['--no-daemon', `--conf-file=${conf}`, '--listen-address=127.0.0.1', '--bind-interfaces', `--port=${port}`, '--user=root', '--pid-file='], { stdio: 'ignore' });
     try {
-      const resolver = new Resolver({ timeout: 2000, tries: 10 });
+      const resolver = new Resolver({ timeout: 2000, tries: 3 });
       resolver.setServers([`127.0.0.1:${port}`]);
-      expect(await resolver.resolve4('connectivitycheck.gstatic.com')).toEqual(['10.42.0.1']);
+      // until dnsmasq listens (a closed port answers "refused" at once), 10 s at most
+      let a: string[] | null = null;
+      for (let i = 0; i < 100 && !a; i++) a = await resolver.resolve4('connectivitycheck.gstatic.com').catch(() => new Promise<null>((r) => setTimeout(() => r(null), 100)));
+      expect(a).toEqual(['10.42.0.1']);
       for (const type of ['AAAA', 'MX', 'TXT'] as const) {
         const err = await resolver.resolve('www.example.org', type).then(() => null, (e: NodeJS.ErrnoException) => e.code);
         expect(err, type).toBe('ENODATA');

@@ -102,7 +102,11 @@ async function runSettings(root: string, settings: Buffer | string | null): Prom
   const values = sourced.stdout.split('\0');
   const env = Object.fromEntries(KEYS.map((k, i) => [k, values[i]]));
   const yunohost = Object.fromEntries(YUNOHOST_KEYS.map((k, i) => [k, values[KEYS.length + i]]));
-  const errors = JSON.parse(readFileSync(join(root, 'run/clic/settings-errors.json'), 'utf8'));
+  // each entry also has its message in French (message_fr), for the portal in French: checked on its own
+  const errors = (JSON.parse(readFileSync(join(root, 'run/clic/settings-errors.json'), 'utf8')) as { key: string; value: string; message: string; message_fr: unknown }[]).map(({ message_fr, ...e }) => {
+    expect(typeof message_fr).toBe('string');
+    return e;
+  });
   return { root, code, stdout, stderr, env, yunohost, errors, ms };
 }
 
@@ -289,7 +293,7 @@ describe('clic-settings on the build host', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^the FAT partition \(\/boot\/firmware\) is not mounted, missing or damaged: clic-settings\.txt cannot be read; keeping the settings of the previous boot$/m);
     const errors = JSON.parse(read(root, 'run/clic/settings-errors.json')) as { key: string; message: string }[];
-    expect(errors).toEqual([{ key: '', value: '', message: expect.stringMatching(/^\/boot\/firmware: the FAT partition is not mounted/) }]);
+    expect(errors).toEqual([{ key: '', value: '', message: expect.stringMatching(/^\/boot\/firmware: the FAT partition is not mounted/), message_fr: expect.stringMatching(/^\/boot\/firmware : la partition FAT n’est pas montée/) }]);
     expect(read(root, 'etc/hostname')).toBe(`${before.env.hostname}\n`);
     expect(read(root, 'run/clic/settings.env')).toContain(`CLIC_WIFI_SSID='${before.env.wifi_ssid}'`);
     expect(existsSync(join(root, BOOT_DIR))).toBe(false); // nothing written where the partition should be
@@ -298,6 +302,16 @@ describe('clic-settings on the build host', () => {
     rmSync(join(fresh, BOOT_DIR), { recursive: true });
     const first = await exec(['bash', '--norc', SCRIPT], { CLIC_ROOT: fresh, CLIC_BOOT_DIR: BOOT_DIR });
     expect(first.stdout).toMatch(/cannot be read; keeping the defaults$/m);
+  });
+
+  it('gives the portal each problem in French too', async () => {
+    const root = makeRoot();
+    await runSettings(root, 'wifi_channel = 14\nnot a setting\n');
+    const raw = JSON.parse(read(root, 'run/clic/settings-errors.json')) as { key: string; message_fr: string }[];
+    expect(raw.map((e) => [e.key, e.message_fr])).toEqual([
+      ['wifi_channel', 'clic-settings.txt ligne 1 : attendu un canal wifi 2,4 GHz, un nombre de 1 à 13'],
+      ['', 'clic-settings.txt ligne 2 : pas un réglage : attendu clé = valeur'],
+    ]);
   });
 
   it('quotes values safely for the shell and escapes them in JSON', async () => {

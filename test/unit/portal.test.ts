@@ -73,7 +73,9 @@ describe('renderPortal', () => {
 
   it('has the settings-errors box, hidden until the script finds errors', () => {
     const fr = text(files[`${WEB_ROOT}/index.fr.html`]);
-    expect(fr).toMatch(/<section id="settings-errors" class="errors" role="alert" hidden>/);
+    expect(fr).toMatch(/<section id="settings-errors" class="errors admin" hidden>/);
+    // below the services: for the kit's admin, not in the visitor's way
+    expect(fr.indexOf('id="settings-errors"')).toBeGreaterThan(fr.indexOf('class="services"'));
     expect(fr).toContain('clic-settings.txt');
     expect(fr).toContain("fetch('/clic/settings-errors.json'");
   });
@@ -81,7 +83,7 @@ describe('renderPortal', () => {
   it('has the failed-apps box, hidden until the kit’s app status lists a failed app', () => {
     for (const lang of ['fr', 'en']) {
       const page = text(files[`${WEB_ROOT}/index.${lang}.html`]);
-      expect(page).toMatch(/<section id="apps-failed" class="errors" role="alert" hidden>/);
+      expect(page).toMatch(/<section id="apps-failed" class="errors admin" hidden>/);
       expect(page).toContain("fetch('/clic/apps-status.json'");
       expect(page).toContain("a.state==='failed'");
     }
@@ -152,6 +154,10 @@ describe('settings errors script', () => {
     expect(r.items).toEqual(['<wifi_channel> : not a wifi channel (value “99”)', '<wifi_passphrase> : must be 8 to 63 characters (value (hidden))']);
     const fr = await runScript('fr', [{ key: 'wifi_passphrase', value: 'short', message: 'x' }]);
     expect(fr.items).toEqual(['<wifi_passphrase> : x (valeur (masquée))']);
+    // in the page's language when the kit gives it
+    const both = [{ key: 'wifi_channel', value: '99', message: 'expected a 2.4 GHz wifi channel', message_fr: 'attendu un canal wifi 2,4 GHz' }];
+    expect((await runScript('fr', both)).items).toEqual(['<wifi_channel> : attendu un canal wifi 2,4 GHz (valeur “99”)']);
+    expect((await runScript('en', both)).items).toEqual(['<wifi_channel> : expected a 2.4 GHz wifi channel (value “99”)']);
   });
 
   it('stays hidden with no errors, a missing file or garbage', async () => {

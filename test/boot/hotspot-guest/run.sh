@@ -3,7 +3,8 @@
 # kernel command line (systemd.run=). It checks the hotspot the way a phone would: a second
 # virtual radio (mac80211_hwsim) in its own network namespace scans, associates with
 # wpa_supplicant, takes a DHCP lease from the kit, then fetches each OS connectivity probe and
-# the portal over HTTP, with names resolved by the kit's DNS. Every finding is one
+# the portal over HTTP, with names resolved by the kit's DNS; presses "Continue" on the portal
+# and fetches the probes again, then once more from an address the kit knows nothing of. Every finding is one
 # "CLIC-TEST <key> <value>" line on the serial console; the host test asserts on them.
 # Inputs: test.env beside this script (EXPECT_SSID, PASSPHRASE, PROBES: "os url" lines).
 set -u
@@ -101,4 +102,21 @@ page=$(fetch "http://$(grep -h '^nameserver' "/etc/netns/$NS/resolv.conf" | awk 
 mark portal "status=$(status_of <<< "$page") lang=$(grep -o '<html lang="[a-z]*"' <<< "$page" | cut -d'"' -f2) services=$(grep -o 'data-service="[^"]*"' <<< "$page" | cut -d'"' -f2 | xargs | tr ' ' ',')"
 errors=$(fetch "http://10.42.0.1/clic/settings-errors.json" | sed '1,/^\r\?$/d' | tr -d '\n')
 mark settings-errors "$errors"
+
+# "Continue" on the portal: from then on this client's probes get their OS's "online" answer
+resp=$(in_ns timeout 20 bash "$D/http.sh" "http://10.42.0.1/clic/continue" POST)
+mark continue "status=$(status_of <<< "$resp") location=$(header_of Location <<< "$resp")"
+wait_for 30 grep -q ' 1;$' /run/clic/captive/passed-clients.conf || mark error "the client was not marked after Continue"
+journalctl -b -o cat -t clic-captive | sed 's/^/CLIC-TEST captive-log /'
+while read -r os url; do
+    [ -n "$url" ] || continue
+    resp=$(fetch "$url")
+    body=$(sed '1,/^\r\?$/d' <<< "$resp" | head -c 200 | tr '\n' '|')
+    mark probe-after "$os $url status=$(status_of <<< "$resp") body=$body"
+done <<< "$PROBES"
+# another device (an address the kit leased to no one, on the same radio): still the popup
+in_ns ip address add 10.42.0.251/24 dev "$CLIENT"
+in_ns ip route replace 10.42.0.0/24 dev "$CLIENT" src 10.42.0.251
+resp=$(fetch "http://connectivitycheck.gstatic.com/generate_204")
+mark probe-other "status=$(status_of <<< "$resp") location=$(header_of Location <<< "$resp")"
 mark done
