@@ -74,9 +74,12 @@ describe('captive-portal files', () => {
     const port = 20000 + (process.pid % 20000);
     const dnsmasq = spawn('dnsmasq', ['--no-daemon', `--conf-file=${conf}`, '--listen-address=127.0.0.1', '--bind-interfaces', `--port=${port}`, '--user=root', '--pid-file='], { stdio: 'ignore' });
     try {
-      const resolver = new Resolver({ timeout: 2000, tries: 10 });
+      const resolver = new Resolver({ timeout: 2000, tries: 3 });
       resolver.setServers([`127.0.0.1:${port}`]);
-      expect(await resolver.resolve4('connectivitycheck.gstatic.com')).toEqual(['10.42.0.1']);
+      // until dnsmasq listens (a closed port answers "refused" at once), 10 s at most
+      let a: string[] | null = null;
+      for (let i = 0; i < 100 && !a; i++) a = await resolver.resolve4('connectivitycheck.gstatic.com').catch(() => new Promise<null>((r) => setTimeout(() => r(null), 100)));
+      expect(a).toEqual(['10.42.0.1']);
       for (const type of ['AAAA', 'MX', 'TXT'] as const) {
         const err = await resolver.resolve('www.example.org', type).then(() => null, (e: NodeJS.ErrnoException) => e.code);
         expect(err, type).toBe('ENODATA');
