@@ -27,6 +27,8 @@ export type Language = (typeof LANGUAGES)[number];
 
 export interface PortalService extends ServiceDef {
   layer: string;
+  /** A YunoHost app's card: shown only once the kit's app status says the app is installed. */
+  app?: string;
   /** The icon's bytes, read from the layer's overlay; served as /clic/icons/<id>.<ext>. */
   iconFile?: { ext: 'svg' | 'png'; bytes: Uint8Array };
 }
@@ -165,7 +167,9 @@ if(e.value!==undefined&&e.value!==null&&String(e.value)!==''){var secret=/pass|s
 ul.appendChild(li)});box.hidden=false}).catch(function(){})})();
 (function(){var box=document.getElementById('apps-failed');if(!box||!window.fetch)return;
 fetch('/clic/apps-status.json',{cache:'no-store'}).then(function(r){return r.ok?r.json():null}).then(function(s){
-var apps=s&&Array.isArray(s.apps)?s.apps.filter(function(a){return a&&a.state==='failed'}):[];if(!apps.length)return;var ul=box.querySelector('ul');
+var all=s&&Array.isArray(s.apps)?s.apps:[];if(document.querySelectorAll)all.forEach(function(a){if(!a||a.state!=='installed')return;
+Array.prototype.forEach.call(document.querySelectorAll('li[data-app]'),function(li){if(li.getAttribute('data-app')===String(a.id))li.hidden=false})});
+var apps=all.filter(function(a){return a&&a.state==='failed'});if(!apps.length)return;var ul=box.querySelector('ul');
 apps.forEach(function(a){var li=document.createElement('li');var k=document.createElement('code');k.textContent=String(a.id||'?');li.appendChild(k);
 if(a.message)li.appendChild(document.createTextNode(' : '+String(a.message)));ul.appendChild(li)});box.hidden=false}).catch(function(){})})();`;
 }
@@ -197,7 +201,9 @@ function servicesPage(lang: Language, input: PortalInput): string {
     const icon = s.iconFile
       ? `<img src="/clic/icons/${escapeHtml(s.id)}.${s.iconFile.ext}" alt="" width="48" height="48">`
       : `<span class="initial" aria-hidden="true">${escapeHtml([...s.name[lang]][0]?.toUpperCase() ?? '?')}</span>`;
-    return `<li><a href="${escapeHtml(s.path)}" data-service="${escapeHtml(s.id)}">${icon}<span><span class="name">${escapeHtml(s.name[lang])}</span><span class="desc">${escapeHtml(s.description[lang])}</span></span></a></li>`;
+    // an app's card waits for the kit's app status: never a link to an app that is not there
+    const li = s.app ? `<li data-app="${escapeHtml(s.app)}" hidden>` : '<li>';
+    return `${li}<a href="${escapeHtml(s.path)}" data-service="${escapeHtml(s.id)}">${icon}<span><span class="name">${escapeHtml(s.name[lang])}</span><span class="desc">${escapeHtml(s.description[lang])}</span></span></a></li>`;
   });
   const body = [
     `<h1>${T.title[lang]}</h1>`,
@@ -274,14 +280,22 @@ export function portalNginx(address: string, defaultLanguage: Language): string 
     '        default_type application/json;',
     '        add_header Cache-Control "no-store";',
     '    }',
-    // the page to go back to is a path of this site: "//host/…" would send the browser away
-    `    location ~ ^/clic/lang/(${LANGUAGES.join('|')})(/|/[^/\\\\].*)$ {`,
+    // the page to go back to is a path of this site: "//host/…" or "/\\host/…" would send the
+    // browser away (\x5c: a backslash for PCRE; nginx would unescape a doubled one first)
+    `    location ~ ^/clic/lang/(${LANGUAGES.join('|')})(/|/[^/\\x5c].*)$ {`,
     '        add_header Set-Cookie "clic_lang=$1; Path=/; Max-Age=31536000; SameSite=Lax";',
     '        return 302 $2;',
     '    }',
     '}',
     '',
   ].join('\n');
+}
+
+/** An app's install path as a portal link (`/wiki` → `/wiki/`), or null for none or the root. */
+export function appPortalPath(path: string | undefined): string | null {
+  if (!path || !/^\/[A-Za-z0-9._~\/-]*$/.test(path) || /\/\//.test(path)) return null;
+  const trimmed = path.replace(/\/+$/, '');
+  return trimmed ? `${trimmed}/` : null;
 }
 
 /** Folder where a layer puts the nginx `location` blocks of the services it serves on the portal. */
@@ -318,6 +332,20 @@ export async function portalFiles(plan: Plan): Promise<GeneratedFiles> {
       iconFile = { ext, bytes: await readFile(join(overlay, s.icon)) };
     }
     services.push({ ...s, iconFile });
+  }
+  // the YunoHost apps the image installs at first boot, each at its path (the apps layer sends
+  // the browser on to YunoHost's domain there); apps at a domain's root are in YunoHost's portal
+  for (const app of plan.apps?.resolved ?? []) {
+    const path = appPortalPath(app.args.path);
+    if (!path) continue;
+    services.push({
+      id: `app-${app.id.replace(/_/g, '-')}`,
+      layer: plan.apps!.layer,
+      app: app.id,
+      name: { fr: app.name, en: app.name },
+      description: { fr: 'Application du kit', en: 'An app of this kit' },
+      path,
+    });
   }
   // the settings' default language comes from the firstboot layer's variable, when it has one
   const language = plan.layers.find((l) => l.name === 'firstboot')?.vars.language;

@@ -43,7 +43,10 @@ for id in $(cat /var/lib/clic/apps/order); do
   emit "state-$id" "$(cat "/var/lib/clic/apps/$id/state")"
   path=$(tr '&' '\\n' <"/var/lib/clic/apps/$id/args" | sed -n 's/^path=//p' | sed 's/%2F/\\//g')
   emit "page-$id" "$(curl -sk -o /dev/null -w '%{http_code}' --resolve "$domain:443:127.0.0.1" "https://$domain\${path%/}/")"
+  # its card's link on the CLIC portal (the kit's address): on to YunoHost's domain
+  emit "portal-link-$id" "\${path%/}/ $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1\${path%/}/")"
 done
+emit portal-apps "$(curl -s http://127.0.0.1/ | grep -o 'data-app="[^"]*"' | cut -d'"' -f2 | xargs)"
 emit sso "$(curl -sk -o /dev/null -w '%{http_code}' --resolve "$domain:443:127.0.0.1" "https://$domain/yunohost/sso/")"
 emit download-cache "$(find /var/cache/yunohost/download -type f 2>&1)"
 emit qrencode "$(dpkg-query -W -f '\${Package} \${Version} \${Status}\\n' qrencode libqrencode4 2>&1)"
@@ -168,6 +171,17 @@ describe(`YunoHost ${REAL_YUNOHOST ? 'real' : 'STAND-IN'} lab image, network cut
     // answers a path no app holds with a 302 too: only the visitors' 200 proves the app is there)
     for (const { id, args } of info.apps) expect(report[`page-${id}`], id).toBe(args.init_main_permission === 'visitors' ? '200' : '302');
     expect(report.sso).toBe('200');
+  });
+
+  it("each app has its card on the CLIC portal, whose link leads on to the app on YunoHost's domain", () => {
+    const domain = report.installed.split('\n')[1].trim();
+    expect(report['portal-apps'].trim().split(/\s+/)).toEqual(info.apps.map((a) => a.id));
+    for (const { id } of info.apps) {
+      // the path the app was installed at (its answers in the image), its link, where it leads
+      const [path, code, location] = report[`portal-link-${id}`].trim().split(' ');
+      expect(path, id).toMatch(/^\/[^/]+/);
+      expect([code, location], id).toEqual(['302', `https://${domain}${path}`]);
+    }
   });
 
   it('a generated admin password was shown on the console once, never written to the journal', () => {

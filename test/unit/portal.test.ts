@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LANGUAGES, portalFiles, portalNginx, renderPortal, WEB_ROOT, type PortalInput } from '../../builder/portal/pages.ts';
+import { appLocations } from '../../builder/apps/portal-locations.ts';
+import { appPortalPath, LANGUAGES, portalFiles, portalNginx, renderPortal, WEB_ROOT, type PortalInput, type PortalService } from '../../builder/portal/pages.ts';
+import type { Plan } from '../../builder/recipe/plan.ts';
 import { writeGenerated } from '../../builder/steps/layer.ts';
 import { planOf } from '../support/plans.ts';
 import { ROOT } from './helpers/paths.ts';
@@ -135,14 +137,15 @@ describe('settings errors script', () => {
       const el = { parts: [] as string[], set textContent(v: string) { el.parts.push(`<${v}>`); }, appendChild: (c: { parts?: string[]; text?: string }) => el.parts.push(c.parts ? c.parts.join('') : String(c.text)) };
       return el;
     };
-    const document = { getElementById: () => box, createElement: element, createTextNode: (t: string) => ({ text: t }) };
+    const cards = ['my_webapp', 'yeswiki'].map((id) => ({ hidden: true, getAttribute: () => id }));
+    const document = { getElementById: () => box, createElement: element, createTextNode: (t: string) => ({ text: t }), querySelectorAll: () => cards };
     let done!: () => void;
     const finished = new Promise<void>((r) => (done = r));
     const fetch = async () => ({ ok, json: async () => body });
     runInNewContext(script, { document, window: { fetch }, fetch, Array, String });
     setTimeout(done, 20);
     await finished;
-    return { hidden: box.hidden, items };
+    return { hidden: box.hidden, items, cards: Object.fromEntries(cards.map((c) => [c.getAttribute(), !c.hidden])) };
   }
 
   it('shows each error with its key, message and value; masks passphrases', async () => {
@@ -160,10 +163,43 @@ describe('settings errors script', () => {
     expect((await runScript('en', both)).items).toEqual(['<wifi_channel> : expected a 2.4 GHz wifi channel (value “99”)']);
   });
 
+  it("shows an app's card only once the kit's app status says it is installed", async () => {
+    const r = await runScript('fr', { postinstall: 'done', apps: [{ id: 'my_webapp', state: 'installed' }, { id: 'yeswiki', state: 'failed', message: 'x' }] });
+    expect(r.cards).toEqual({ my_webapp: true, yeswiki: false });
+    expect(r.items).toEqual(['<yeswiki> : x']);
+    expect((await runScript('fr', null, false)).cards).toEqual({ my_webapp: false, yeswiki: false });
+  });
+
   it('stays hidden with no errors, a missing file or garbage', async () => {
     expect((await runScript('en', [])).hidden).toBe(true);
     expect((await runScript('en', null, false)).hidden).toBe(true);
     expect((await runScript('en', { not: 'a list' })).hidden).toBe(true);
+  });
+});
+
+describe('YunoHost apps on the portal', () => {
+  const app: PortalService = { id: 'app-my-webapp', layer: 'apps', app: 'my_webapp', name: { fr: 'My Webapp', en: 'My Webapp' }, description: { fr: 'Application du kit', en: 'An app of this kit' }, path: '/site/' };
+
+  it('an app card is hidden until the status says installed, linking to the app’s path on the kit', () => {
+    const html = text(renderPortal(input({ services: [...input().services, app] }))[`${WEB_ROOT}/index.fr.html`]);
+    expect(html).toContain('<li data-app="my_webapp" hidden><a href="/site/" data-service="app-my-webapp">');
+  });
+
+  it('takes an install path as a link, and none for the root or a strange one', () => {
+    expect(appPortalPath('/wiki')).toBe('/wiki/');
+    expect(appPortalPath('/pads/team/')).toBe('/pads/team/');
+    for (const none of [undefined, '', '/', 'wiki', '//evil.example', '/a b', '/x"y']) expect(appPortalPath(none), String(none)).toBeNull();
+  });
+
+  it('the apps layer sends each app path on to YunoHost’s domain, and refuses a path the portal or a service holds', () => {
+    const planWith = (paths: string[]) =>
+      ({ services: [{ id: 'kiwix', layer: 'kiwix', path: '/kiwix/' }], apps: { layer: 'apps', resolved: paths.map((path, i) => ({ id: `app${i}`, args: { path } })) } }) as unknown as Plan;
+    const conf = String(appLocations(planWith(['/site', '/wiki/']))['/etc/nginx/clic-services/yunohost_apps.conf']);
+    expect(conf).toContain('location ^~ /site/ {\n    return 302 https://$clic_yunohost_domain$request_uri;\n}');
+    expect(conf).toContain('location ^~ /wiki/ {');
+    expect(() => appLocations(planWith(['/kiwix/docs']))).toThrow('app "app0": its path /kiwix/docs is under service "kiwix" of layer kiwix\'s; give it another one in its args (path: /app0)');
+    expect(() => appLocations(planWith(['/yunohost']))).toThrow(/is under the portal's/);
+    expect(() => appLocations(planWith(['/a', '/a/']))).toThrow(/is under app "app0"'s/);
   });
 });
 
@@ -182,8 +218,10 @@ describe('portal nginx site', () => {
   it('the language switch goes back to a page of the kit only, never to another site', () => {
     const pattern = /location ~ (\S+) \{\n {8}add_header Set-Cookie "clic_lang=\$1;[^\n]*\n {8}return 302 \$2;/.exec(conf)?.[1];
     expect(pattern, conf).toBeTruthy();
-    // nginx matches the decoded, slash-merged path; PCRE reads this pattern as JavaScript does
-    const location = new RegExp(pattern!);
+    // nginx unescapes \\ \" \' in a token before PCRE compiles it; then PCRE reads this pattern
+    // as JavaScript does. nginx matches the decoded, slash-merged path
+    const unescaped = pattern!.replace(/\\(["'\\])/g, '$1');
+    const location = new RegExp(unescaped);
     expect(location.exec('/clic/lang/fr/')?.[2]).toBe('/');
     expect(location.exec('/clic/lang/en/about/')?.[2]).toBe('/about/');
     expect(location.exec('/clic/lang/fr/kiwix/wikipedia/A/Paris')?.[2]).toBe('/kiwix/wikipedia/A/Paris');
