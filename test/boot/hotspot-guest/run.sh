@@ -106,7 +106,9 @@ mark settings-errors "$errors"
 # "Continue" on the portal: from then on this client's probes get their OS's "online" answer
 resp=$(in_ns timeout 20 bash "$D/http.sh" "http://10.42.0.1/clic/continue" POST)
 mark continue "status=$(status_of <<< "$resp") location=$(header_of Location <<< "$resp")"
-wait_for 30 grep -q ' 1;$' /run/clic/captive/passed-clients.conf || mark error "the client was not marked after Continue"
+# the mark takes effect once captive-pass has reloaded nginx: 30 s at most
+passed() { [ "$(fetch http://connectivitycheck.gstatic.com/generate_204 | status_of)" = 204 ]; }
+wait_for 30 passed || mark error "the client's probes were not answered online within 30 s of Continue"
 journalctl -b -o cat -t clic-captive | sed 's/^/CLIC-TEST captive-log /'
 while read -r os url; do
     [ -n "$url" ] || continue
