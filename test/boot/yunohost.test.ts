@@ -197,9 +197,12 @@ describe(`YunoHost ${REAL_YUNOHOST ? 'real' : 'STAND-IN'} lab image, network cut
       expect(report[`${when}-nginx`], when).toMatch(/test is successful\nactive$/);
       expect(report[`${when}-probe`], when).toMatch(/^302 http:\/\/10\.42\.0\.1\//);
       expect(report[`${when}-portal`].trim(), when).toBe('/yunohost/sso/');
-      // YunoHost's firewall drops what it does not know: the hotspot's DHCP is let in
+      // YunoHost's firewall drops what it does not know: the hotspot's DHCP is let in; of what
+      // it opens itself, only SSH, HTTP(S), DNS and mDNS are left (no mail, no UPnP)
       expect(report[`${when}-firewall`], when).toMatch(/policy drop/);
-      expect(report[`${when}-firewall`], when).toMatch(/udp dport \{[^}]*\b67\b[^}]*\}/);
+      const ports = (proto: string) => (new RegExp(`${proto} dport \\{([^}]*)\\}`).exec(report[`${when}-firewall`])?.[1] ?? '').split(',').map((p) => Number(p.trim())).sort((a, b) => a - b);
+      expect(ports('tcp'), when).toEqual([22, 80, 443]);
+      expect(ports('udp'), when).toEqual([53, 67, 5353]);
       expect(report[`${when}-sshd`], when).toMatch(/^PasswordAuthentication no$/m);
       expect(report[`${when}-sshd`], when).toMatch(/^PubkeyAuthentication yes$/m);
       expect(report[`${when}-sshd`], when).toMatch(/^sshd -t: 0$/m);

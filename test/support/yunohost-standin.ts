@@ -55,11 +55,12 @@
  *    what the kit configures too (see regen_conf below), with the custom hooks of
  *    /etc/yunohost/hooks.d/conf_regen run on the pending files, as the real one runs them.
  *  - `yunohost firewall open PORT COMMENT [-p tcp|udp]` (the comment is required, as by the real
- *    one), `yunohost settings set security.ssh.ssh_password_authentication -v yes|no`,
+ *    one), `yunohost firewall close PORT [-p tcp|udp] [--no-reload]`, `yunohost settings set security.ssh.ssh_password_authentication -v yes|no`,
  *    `yunohost user ssh add-key USER KEY`.
  *  - The package's postinst does what the real one's configuration hooks do at install
  *    (`--standin-package-init`): nginx's two default servers and bucket size, a CA and
- *    certificate with fresh keys (/usr/share/yunohost/hooks/conf_regen/02-ssl), firewall.yml,
+ *    certificate with fresh keys (/usr/share/yunohost/hooks/conf_regen/02-ssl), firewall.yml (the
+ *    real default: mail and UPnP ports open too),
  *    /etc/default/dnsmasq; it calls systemctl, which it does not depend on.
  *  - Anything else: "Error: …" and exit 1.
  *
@@ -715,6 +716,34 @@ firewall_open() { # port comment [-p tcp|udp]: the comment is required, as by th
   success "Firewall reloaded"
 }
 
+firewall_close() { # port [-p tcp|udp] [--no-reload]: as the real one, a closed port only warns
+  local port='' proto=tcp reload=1
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      -p|--protocol) need_value "$@"; proto=$2; shift 2 ;;
+      --no-reload) reload=0; shift ;;
+      --upnp-only) shift ;;
+      -*) die "unrecognized argument: $1" ;;
+      *) [ -z "$port" ] || die "unrecognized arguments: $1"; port=$1; shift ;;
+    esac
+  done
+  [ -n "$port" ] || die "the following arguments are required: port"
+  [[ $port =~ ^[0-9]+$ ]] || die "Pick a valid value for argument 'port'"
+  case "$proto" in tcp|udp) ;; *) die "argument -p/--protocol: invalid choice: '$proto'" ;; esac
+  if [[ " $(firewall_ports "$proto") " != *" $port "* ]]; then
+    warning "Port $port is already closed for $proto connections"
+  else
+    awk -v proto="$proto:" -v port="    $port:" '
+      /^[a-z_]+:/ { section = $1 }
+      section == proto && $0 == port { closing = 1; print; next }
+      closing && /^        open: true/ { print "        open: false"; closing = 0; next }
+      /^    [0-9]+:/ { closing = 0 }
+      { print }
+    ' "$FIREWALL_FILE" > "$FIREWALL_FILE.new" && mv "$FIREWALL_FILE.new" "$FIREWALL_FILE"
+  fi
+  [ "$reload" = 0 ] || { regen_conf nftables || exit 1; success "Firewall reloaded"; }
+}
+
 user_ssh_add_key() {
   local user=\${1:-} key=\${2:-} home
   [ -n "$user" ] && [ -n "$key" ] || die "the following arguments are required: username, key"
@@ -735,7 +764,16 @@ standin_package_init() {
   nginx_base_files "$ROOT/"
   bash "$ROOT/usr/share/yunohost/hooks/conf_regen/02-ssl" init
   mkdir -p "$ETC"
-  [ -f "$FIREWALL_FILE" ] || printf '%s\n' 'tcp:' '    22:' '        open: true' '    80:' '        open: true' '    443:' '        open: true' 'udp:' '    53:' '        open: true' '    5353:' '        open: true' > "$FIREWALL_FILE"
+  # the real default (conf/yunohost/firewall.yml): mail and UPnP ports open too
+  local p
+  if [ ! -f "$FIREWALL_FILE" ]; then
+    {
+      echo 'tcp:'
+      for p in 22 25 80 443 587 993; do printf '    %s:\n        open: true\n' "$p"; done
+      echo 'udp:'
+      for p in 53 1900 5353 55354; do printf '    %s:\n        open: true\n' "$p"; done
+    } > "$FIREWALL_FILE"
+  fi
   mkdir -p "$ROOT/etc/default"
   printf '%s\n' '# STAND-IN of YunoHost /etc/default/dnsmasq' 'ENABLED=1' 'CONFIG_DIR=/etc/dnsmasq.d,.dpkg-dist,.dpkg-old,.dpkg-new' 'IGNORE_RESOLVCONF=yes' > "$ROOT/etc/default/dnsmasq"
 }
@@ -752,6 +790,7 @@ case "\${1:-} \${2:-}" in
   "tools regen-conf") shift 2; tools_regen_conf "$@" ;;
   "settings set") shift 2; settings_set "$@" ;;
   "firewall open") shift 2; firewall_open "$@" ;;
+  "firewall close") shift 2; firewall_close "$@" ;;
   "user ssh") [ "\${3:-}" = add-key ] || die "STAND-IN: 'yunohost user ssh \${3:-}' is not implemented"; shift 3; user_ssh_add_key "$@" ;;
   "--standin-package-init ") standin_package_init ;;
   "app install") shift 2; app_install "$@" ;;

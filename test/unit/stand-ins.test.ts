@@ -352,6 +352,26 @@ describe('the STAND-IN yunohost command (from its package), under a temporary ro
     expect(again.stderr).toMatch(/^Error: YunoHost is already installed$/m);
   });
 
+  it('firewall: the real default opens mail and UPnP too; close (with --no-reload) and open as the real one', async () => {
+    const rules = async () => readFile(inRoot('etc/nftables.d/yunohost-firewall.conf'), 'utf8');
+    // what the package's postinst does (its firewall.yml), then a regen of the firewall
+    expect((await ynh('--standin-package-init')).code).toBe(0);
+    const regen = await ynh('tools', 'regen-conf', 'nftables', '--force');
+    expect(regen.code, regen.stderr).toBe(0);
+    expect(await rules()).toMatch(/tcp dport \{ 22, 25, 80, 443, 587, 993 \} accept/);
+    expect(await rules()).toMatch(/udp dport \{ 53, 1900, 5353, 55354 \} accept/);
+    const quiet = await ynh('firewall', 'close', '25', '-p', 'tcp', '--no-reload');
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(await rules()).toMatch(/tcp dport \{ 22, 25, 80/); // not reloaded yet
+    const again = await ynh('firewall', 'close', '25', '-p', 'tcp', '--no-reload');
+    expect(again.stderr + again.stdout).toContain('Port 25 is already closed for tcp connections');
+    for (const [port, proto] of [['587', 'tcp'], ['993', 'tcp'], ['1900', 'udp'], ['55354', 'udp']]) expect((await ynh('firewall', 'close', port, '-p', proto, '--no-reload')).code).toBe(0);
+    const open = await ynh('firewall', 'open', '67', 'DHCP', '-p', 'udp');
+    expect(open.code, open.stderr).toBe(0);
+    expect(await rules()).toMatch(/tcp dport \{ 22, 80, 443 \} accept/);
+    expect(await rules()).toMatch(/udp dport \{ 67, 53, 5353 \} accept|udp dport \{ 53, 67, 5353 \} accept/);
+  });
+
   it('app install: like the real one, needs the catalog cache even for a local folder', async () => {
     const missing = await ynh('app', 'install', pkg, '--args', ARGS);
     expect(missing.code).toBe(1);

@@ -67,7 +67,7 @@ case "$1 $2" in
   rm -rf "$CLIC_ROOT/etc/yunohost/apps/$3"
   echo "Success! App removed"
   ;;
-"firewall open" | "settings set")
+"firewall open" | "firewall close" | "settings set")
   [ ! -e "$dir/settings-fail" ] || { echo "Error: could not reload the firewall"; exit 1; }
   echo "Success! Done"
   ;;
@@ -201,7 +201,7 @@ function setUpEarlier(root: string) {
   mkdirSync(join(root, 'etc/yunohost'), { recursive: true });
   writeFileSync(join(root, 'etc/yunohost/installed'), '');
   mkdirSync(join(root, 'var/lib/clic/yunohost'), { recursive: true });
-  writeFileSync(join(root, 'var/lib/clic/yunohost/kit-settings'), '1\n');
+  writeFileSync(join(root, 'var/lib/clic/yunohost/kit-settings'), '2\n');
 }
 
 /** The script's own lines (the rest of stdout is the stand-ins' output, passed through). */
@@ -394,7 +394,7 @@ describe('clic-yunohost on the build host, with a stand-in yunohost', () => {
     expect(kit.status().apps).toEqual([{ id: 'alpha', state: 'failed', attempts: 3, message: 'its install was interrupted 3 times (power cut or restart)' }]);
   });
 
-  it("after the postinstall, keeps the kit's services working through YunoHost: DHCP through its firewall, SSH by key only, the admin's key — each once", async () => {
+  it("after the postinstall, keeps the kit's services working through YunoHost: DHCP through its firewall, mail and UPnP closed, SSH by key only, the admin's key — each once", async () => {
     const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKitAdminKeyForTheUnitTestOnly000000000000 deployer@lab';
     const kit = makeKit({ apps: [], adminKey: key });
     kit.control('settings-fail');
@@ -405,7 +405,16 @@ describe('clic-yunohost on the build host, with a stand-in yunohost', () => {
     kit.clearCalls();
     r = await kit.run();
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(kit.calls().map((c) => c.slice(1).join(' '))).toEqual(['firewall open 67 CLIC: DHCP of the wifi hotspot -p udp', 'settings set security.ssh.ssh_password_authentication -v no']);
+    expect(kit.calls().map((c) => c.slice(1).join(' '))).toEqual([
+      // YunoHost opens mail and UPnP to every network, the hotspot too: closed, then one reload
+      'firewall close 25 -p tcp --no-reload',
+      'firewall close 587 -p tcp --no-reload',
+      'firewall close 993 -p tcp --no-reload',
+      'firewall close 1900 -p udp --no-reload',
+      'firewall close 55354 -p udp --no-reload',
+      'firewall open 67 CLIC: DHCP of the wifi hotspot -p udp',
+      'settings set security.ssh.ssh_password_authentication -v no',
+    ]);
     // the key was given at the first run already, to YunoHost's admin user (the settings' one)
     expect(readFileSync(join(kit.root, 'home/formateur/.ssh/authorized_keys'), 'utf8')).toBe(`${key}\n`);
     // the portal's link to YunoHost's user portal: its main domain, where YunoHost serves it
@@ -413,6 +422,16 @@ describe('clic-yunohost on the build host, with a stand-in yunohost', () => {
     kit.clearCalls();
     r = await kit.run();
     expect(kit.calls()).toEqual([]);
+  });
+
+  it('a kit whose settings an older image made (version 1: no ports closed) gets them again', async () => {
+    const kit = makeKit({ apps: [] });
+    setUpEarlier(kit.root);
+    writeFileSync(join(kit.root, 'var/lib/clic/yunohost/kit-settings'), '1\n');
+    const r = await kit.run();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(kit.calls().map((c) => c.slice(1, 4).join(' '))).toEqual(expect.arrayContaining(['firewall close 25', 'firewall close 55354', 'firewall open 67']));
+    expect(readFileSync(join(kit.root, 'var/lib/clic/yunohost/kit-settings'), 'utf8').trim()).toBe('2');
   });
 
   it('a second run with everything done calls neither yunohost nor apt-get', async () => {
