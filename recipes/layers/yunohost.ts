@@ -20,7 +20,7 @@
  * from the settings file (yunohost_domain, yunohost_admin, yunohost_fullname, yunohost_password —
  * generated and shown once on the kit's console when empty), or left to YunoHost's web
  * postinstall (`yunohost_postinstall = web`); then, through YunoHost, DHCP through its
- * firewall, SSH by key only, the admin SSH key for its admin user; then the apps the apps
+ * firewall and its mail and UPnP ports closed, SSH by key only, the admin SSH key for its admin user; then the apps the apps
  * layer staged, offline. The portal links to YunoHost's user portal.
  *
  *   # lab.yaml
