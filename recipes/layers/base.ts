@@ -5,7 +5,8 @@
  * takes keys only (no password logins; its host keys are made on each device's first boot by
  * the firstboot layer: the image ships none), locales, time zone, host name. The host name is
  * also the default of the settings file's `hostname` (/etc/clic/defaults.d/base.conf).
- * apt sources point at Debian (written by mmdebstrap from the mirror used).
+ * apt sources point at Debian (written by mmdebstrap from the mirror used). A kit with no cable
+ * comes up without waiting: systemd-networkd-wait-online gives up after 20 s, without failing.
  */
 import { defineLayer } from '../../builder/recipe/define.ts';
 
