@@ -265,6 +265,8 @@ export function portalNginx(address: string, defaultLanguage: Language): string 
     `    server_name ${address} localhost "~^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$";`,
     `    root ${WEB_ROOT};`,
     '    absolute_redirect off;',
+    '    # no nginx version in error pages and headers, for anyone on the hotspot',
+    '    server_tokens off;',
     '    charset utf-8;',
     `    set $clic_settings_lang ${defaultLanguage};`,
     '    include /run/clic/portal/nginx-lang*.conf;',

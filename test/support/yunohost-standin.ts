@@ -525,6 +525,8 @@ setting() { # key default -> the stand-in's stored value of a yunohost settings 
 nginx_base_files() { # folder
   mkdir -p "$1/etc/nginx/conf.d"
   printf '%s\n' '# STAND-IN of YunoHost ssowat.conf (its directives that matter to the kit)' 'server_names_hash_bucket_size 128;' > "$1/etc/nginx/conf.d/ssowat.conf"
+  # its conf/nginx/global.conf: an http-level directive the kit's sites must not set again
+  printf '%s\n' '# STAND-IN of YunoHost global.conf' 'server_tokens off;' > "$1/etc/nginx/conf.d/global.conf"
   cat > "$1/etc/nginx/conf.d/yunohost_admin.conf" <<'NGINX'
 # STAND-IN of YunoHost's yunohost_admin.conf: its two default servers
 server {

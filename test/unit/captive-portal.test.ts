@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { captiveFiles, captiveNginx, onlineAnswer } from '../../builder/portal/captive.ts';
 import { PROBES, probeHosts } from '../../builder/portal/probes.ts';
+import { portalNginx } from '../../builder/portal/pages.ts';
 import { planOf } from '../support/plans.ts';
 
 describe('probe map', () => {
@@ -107,8 +108,10 @@ describe('captive-portal files', () => {
     }
   });
 
-  it('nginx does not tell its version', () => {
-    expect(nginx).toMatch(/^server_tokens off;$/m);
+  it('nginx does not tell its version, in each of its servers (not in the http block: YunoHost sets it there, and nginx refuses it twice)', () => {
+    for (const server of servers) expect(server).toMatch(/^ {4}server_tokens off;$/m);
+    expect(nginx).not.toMatch(/^server_tokens/m);
+    expect(portalNginx('10.42.0.1', 'fr')).toMatch(/^ {4}server_tokens off;$/m);
   });
 
   it('the shipped images redirect to the hotspot address of their recipe', async () => {
