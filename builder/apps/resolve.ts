@@ -24,7 +24,7 @@ import { AbortedError } from '../errors.ts';
 import type { Arch } from '../recipe/define.ts';
 import { closeMatches } from '../recipe/schema.ts';
 import type { AppCatalog } from './catalog.ts';
-import { aptPackagesOf, architecturesOf, refuseInstallTimeDownloads, isTable, ManifestError, parseManifest, questionsOf, sourcesFor, type Manifest } from './manifest.ts';
+import { aptPackagesOf, architecturesOf, isTable, ManifestError, parseManifest, questionsOf, refuseInstallTimeDownloads, sourcesFor, type Manifest } from './manifest.ts';
 import { refuseNetworkHelpers } from './install-script.ts';
 import { fetchAppPackage, readPackageFile, readPackageManifest } from './package.ts';
 import type { AppRequest, AppSource, ResolvedApp } from './types.ts';
