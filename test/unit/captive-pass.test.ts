@@ -100,6 +100,16 @@ describe('captive-pass', () => {
     expect(k.clients()).toEqual([]);
   });
 
+  it('after a reboot (/run emptied), the presses of the boots before are not read again', async () => {
+    const k = await kit();
+    k.leases([PHONE]);
+    k.press(PHONE.ip, T0);
+    await k.pass(T0 + 1);
+    rmSync(join(k.root, 'run'), { recursive: true });
+    expect(await k.pass(T0 + 600)).toBe('');
+    expect(k.clients()).toEqual([]);
+  });
+
   it('ignores log lines that are not a time and an address (nothing reaches nginx but addresses)', async () => {
     const k = await kit();
     k.leases([PHONE]);
