@@ -22,7 +22,8 @@ export function appLocations(plan: Plan): GeneratedFiles {
   for (const app of plan.apps?.resolved ?? []) {
     const path = appPortalPath(app.args.path);
     if (!path) continue;
-    const holder = [...taken].find(([p]) => path.startsWith(p) && p !== '/')?.[1] ?? (path === '/' ? 'the portal' : undefined);
+    // (appPortalPath gives no root path: every other path is under "/")
+    const holder = [...taken].find(([p]) => p !== '/' && path.startsWith(p))?.[1];
     if (holder) throw new Error(`app "${app.id}": its path ${app.args.path} is under ${holder}'s; give it another one in its args (path: /${app.id})`);
     taken.set(path, `app "${app.id}"`);
     lines.push(`location ^~ ${path} {`, '    return 302 https://$clic_yunohost_domain$request_uri;', '}');
