@@ -7,6 +7,7 @@
  * also the default of the settings file's `hostname` (/etc/clic/defaults.d/base.conf).
  * apt sources point at Debian (written by mmdebstrap from the mirror used). A kit with no cable
  * comes up without waiting: systemd-networkd-wait-online gives up after 20 s, without failing.
+ * The resolver listens on the kit only (no LLMNR or multicast DNS on the hotspot).
  */
 import { defineLayer } from '../../builder/recipe/define.ts';
 

@@ -6,7 +6,8 @@
  *  - device A, test/fixtures/settings/valid.txt: its host name, values in settings.env, the
  *    admin key in root's authorized_keys, no error;
  *  - device B, test/fixtures/settings/invalid-many.txt: boots all the same, each problem in
- *    settings-errors.json and in the journal, the recipe defaults in settings.env;
+ *    settings-errors.json, in the journal and in clic-status.txt on the FAT partition (secrets
+ *    never shown), the recipe defaults in settings.env, the wifi off rather than open;
  *  - both: their own machine id (on disk) and SSH host keys, the content partition (last, after
  *    the root) and its file system grown to the end of the disk, the offline library running; the
  *    first-boot script run again (as after a power cut before its done-marker) changes nothing,
@@ -52,6 +53,7 @@ emit settings-env "$(cat /run/clic/settings.env)"
 emit settings-errors "$(cat /run/clic/settings-errors.json)"
 emit authorized-keys "$(cat /root/.ssh/authorized_keys 2>&1)"
 emit journal-settings "$(journalctl -b -o cat -u clic-settings.service)"
+emit status-file "$(cat @BOOT_DIR@/clic-status.txt)"
 emit journal-firstboot "$(journalctl -b -o cat -u clic-firstboot.service)"
 emit unit-firstboot "$(systemctl show -p ActiveState -p Result clic-firstboot.service)"
 emit unit-settings "$(systemctl show -p ActiveState -p Result clic-settings.service)"
@@ -242,6 +244,12 @@ describe(`${IMAGE}: the settings file edited before the first boot`, () => {
     expect(r['authorized-keys'].split('\n')).toContain(ADMIN_KEY);
     expect(r['journal-settings']).toMatch(/^host name set to atelier-grenoble$/m);
     expect(r['journal-settings']).toMatch(/; 0 problem\(s\)$/m);
+    // the status file written back on the FAT partition, for the deployer reading the card on a PC
+    const status = r['status-file'];
+    expect(status).toMatch(/^  hostname = atelier-grenoble\r$/m);
+    expect(status).toMatch(/^  wifi_passphrase = \(set, hidden\)\r$/m);
+    expect(status).toMatch(/^No problem in clic-settings\.txt\.\r$/m);
+    expect(status).not.toContain('correct horse');
   });
 
   it('device B: boots with the defaults, each bad value in settings-errors.json and in the journal', () => {
@@ -266,6 +274,12 @@ describe(`${IMAGE}: the settings file edited before the first boot`, () => {
         expect(line).toContain(`${e.path} = "${error.value}"`);
       }
     }
+    // the status file on the FAT partition names each problem with its line, and says the wifi is off
+    const status = r['status-file'];
+    for (const e of expected) expect(status).toContain(`clic-settings.txt line ${e.line}: ${e.path}: `);
+    expect(status).toMatch(/^Wifi off: the wifi passphrase in clic-settings\.txt is invalid/m);
+    expect(status).toMatch(/^  wifi_passphrase = \(invalid: wifi off\)\r$/m);
+    expect(status).not.toContain('1234567');
     expect(r.hostname).toBe(defaultHostname);
     const env = envOf(r['settings-env']);
     expect(env.CLIC_HOSTNAME).toBe(defaultHostname);

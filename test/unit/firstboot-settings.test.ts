@@ -267,7 +267,7 @@ describe('clic-settings on the build host', () => {
     const lines = text.split('\r\n');
     expect(lines).toEqual(expect.arrayContaining([
       '  hostname = clic',
-      '  wifi_passphrase = (aucun : réseau ouvert)',
+      '  wifi_passphrase = (invalide : wifi éteint)',
       '  wifi_channel = 6',
       expect.stringMatching(/^  admin_ssh_key = SHA256:[A-Za-z0-9+/]{43}$/),
       '  yunohost_password = (défini, caché)',
@@ -282,6 +282,14 @@ describe('clic-settings on the build host', () => {
     await runSettings(en, 'language = en\nwifi_passphrase = la bonne phrase\n');
     expect(status(en).split('\r\n')).toEqual(expect.arrayContaining(['  wifi_passphrase = (set, hidden)', '  language = en', 'No problem in clic-settings.txt.']));
     expect(status(en)).not.toContain('la bonne phrase');
+
+    // an open network the deployer asked for is said so; a refused one is not taken for it
+    const open = makeRoot();
+    await runSettings(open, 'language = en\nwifi_passphrase =\n');
+    expect(status(open).split('\r\n')).toContain('  wifi_passphrase = (none: open network)');
+    const refused = makeRoot();
+    await runSettings(refused, 'language = en\nwifi_passphrase = short\n');
+    expect(status(refused).split('\r\n')).toContain('  wifi_passphrase = (invalid: wifi off)');
   });
 
   it('without the FAT partition (missing or damaged): the previous boot’s settings, said in the journal and to the portal', async () => {
