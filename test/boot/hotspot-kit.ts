@@ -22,6 +22,7 @@ import { PROBES } from '../../builder/portal/probes.ts';
 const exec = promisify(execFile);
 const run = async (argv: string[]) => (await exec(argv[0], argv.slice(1), { maxBuffer: 16 * 1024 * 1024 })).stdout;
 const GUEST = join(import.meta.dirname, 'hotspot-guest');
+const GUEST_SCRIPTS = ['run.sh', 'http.sh', 'udhcpc.sh', 'scan.sh'];
 const GLIBC = /^(libc|libm|libresolv|libdl|libpthread|librt|ld-linux[^/]*)\.so/;
 
 export interface KitOptions {
@@ -32,6 +33,8 @@ export interface KitOptions {
   settings: string;
   /** What the client should see and use. */
   expect: { ssid: string; passphrase: string };
+  /** Scan every TCP and UDP port of the kit from the client (a few minutes under TCG). */
+  scan?: boolean;
   /** Radios present from the start (module loaded at boot), as built-in wifi; otherwise they
    *  appear once the system is up, as a USB adapter plugged in later. */
   wifiAtBoot?: boolean;
@@ -65,15 +68,15 @@ async function libsOf(binary: string): Promise<string[]> {
 }
 
 /** A small FAT image with the guest script, its inputs and the client tools. */
-export async function makeTestDrive(dir: string, expect: KitOptions['expect']): Promise<string> {
+export async function makeTestDrive(dir: string, expect: KitOptions['expect'], scan = false): Promise<string> {
   const tree = join(dir, 'drive');
   mkdirSync(join(tree, 'bin'), { recursive: true });
   mkdirSync(join(tree, 'lib'), { recursive: true });
-  for (const f of ['run.sh', 'http.sh', 'udhcpc.sh']) cpSync(join(GUEST, f), join(tree, f));
+  for (const f of GUEST_SCRIPTS) cpSync(join(GUEST, f), join(tree, f));
   const quote = (s: string) => `'${s.replace(/'/g, `'"'"'`)}'`;
   writeFileSync(
     join(tree, 'test.env'),
-    [`EXPECT_SSID=${quote(expect.ssid)}`, `PASSPHRASE=${quote(expect.passphrase)}`, `PROBES=${quote(PROBES.map((p) => `${p.os} ${p.url}`).join('\n'))}`, ''].join('\n'),
+    [`EXPECT_SSID=${quote(expect.ssid)}`, `PASSPHRASE=${quote(expect.passphrase)}`, `PROBES=${quote(PROBES.map((p) => `${p.os} ${p.url}`).join('\n'))}`, `SCAN=${scan ? 1 : 0}`, ''].join('\n'),
   );
   const tools = { wpa_supplicant: '/usr/sbin/wpa_supplicant', busybox: '/bin/busybox' };
   for (const [name, path] of Object.entries(tools)) {
@@ -82,7 +85,7 @@ export async function makeTestDrive(dir: string, expect: KitOptions['expect']): 
   }
   const img = join(dir, 'test-drive.img');
   await run(['mkfs.vfat', '-C', '-n', 'CLICTEST', img, String(32 * 1024)]);
-  await run(['mcopy', '-s', '-i', img, ...['run.sh', 'http.sh', 'udhcpc.sh', 'test.env', 'bin', 'lib'].map((f) => join(tree, f)), '::/']);
+  await run(['mcopy', '-s', '-i', img, ...[...GUEST_SCRIPTS, 'test.env', 'bin', 'lib'].map((f) => join(tree, f)), '::/']);
   return img;
 }
 
@@ -101,7 +104,7 @@ export async function imageWithSettings(image: string, board: BoardDef, settings
 
 export async function bootKit(opts: KitOptions): Promise<Kit> {
   mkdirSync(opts.scratchDir, { recursive: true });
-  const drive = await makeTestDrive(opts.scratchDir, opts.expect);
+  const drive = await makeTestDrive(opts.scratchDir, opts.expect, opts.scan);
   const image = await imageWithSettings(opts.image, opts.board, opts.settings, opts.scratchDir);
   const httpPort = await freePort();
   const vm = await startVm({

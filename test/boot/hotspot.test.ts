@@ -4,7 +4,8 @@
  * on its FAT partition (mtools, no mount). Inside the guest (script on a test drive, see
  * hotspot-kit.ts): no wifi at boot (one journal line, no failed unit), then mac80211_hwsim's two
  * radios appear: the kit serves one, a wpa_supplicant client on the other (own network
- * namespace) scans, associates, gets a DHCP lease, and fetches every OS probe and the portal.
+ * namespace) scans, associates, gets a DHCP lease, scans every TCP and UDP port of the kit
+ * (IPv4 and IPv6 link-local), and fetches every OS probe and the portal.
  * Then headless Chromium opens the portal at phone size through a port forward, records every
  * request, and keeps a screenshot next to the shared images (test/.artifacts/<stamp>/).
  */
@@ -25,6 +26,9 @@ const hotspot = plan.layers.find((l) => l.name === 'hotspot')!.vars;
 const ADDRESS = String(hotspot.address);
 const PORTAL = `http://${ADDRESS}/`;
 const SERVICE_IDS = plan.services.map((s) => s.id);
+/** What a hotspot client may reach on a kit without YunoHost (issue P2): SSH 22, DNS 53 (UDP and
+ *  TCP, dnsmasq on the hotspot address), the portal 80, DHCP 67; nothing else, on any address. */
+const REACHABLE = { tcp4: [22, 53, 80], udp4: [53, 67], tcp6: [22, 80], udp6: [] as number[] };
 
 interface Scenario {
   name: string;
@@ -37,6 +41,8 @@ interface Scenario {
   language: 'fr' | 'en';
   errorKeys: string[];
   wifiAtBoot: boolean;
+  /** Scan every port of the kit from the client (once: minutes under TCG). */
+  scan: boolean;
 }
 
 async function runScenario(s: Scenario): Promise<{ kit: Kit; visit: PortalVisit; ms: Record<string, number> }> {
@@ -51,6 +57,7 @@ async function runScenario(s: Scenario): Promise<{ kit: Kit; visit: PortalVisit;
     settings: settingsFile(s.settings),
     expect: { ssid: s.ssid, passphrase: s.passphrase },
     wifiAtBoot: s.wifiAtBoot,
+    scan: s.scan,
   });
   try {
     await kit.vm.waitFor(/^CLIC-TEST begin/, 600_000);
@@ -110,6 +117,13 @@ function checkKit(kit: Kit, s: Scenario) {
   const host = Number(/^ip=\S+\.(\d+) /.exec(lease)![1]);
   expect(host).toBeGreaterThanOrEqual(10);
   expect(host).toBeLessThanOrEqual(250);
+
+  // what a client reaches on the kit, every port scanned: SSH (by key), DNS and the web server;
+  // DHCP over IPv4; the IPv6 link-local address carries nothing but SSH and the web server
+  if (s.scan) {
+    expect(one('kit-link-local')).toMatch(/^fe80::/);
+    for (const [key, ports] of Object.entries(REACHABLE)) expect(one(`scan-${key}`), key).toBe(ports.join(','));
+  }
 
   // every OS probe: the name resolves to the kit, the answer is a never-cached 302 to the
   // portal (not the "online" answer), and the popup lands on the portal's service list
@@ -171,6 +185,7 @@ describe('hotspot, captive portal and portal in the booted x86_64 image', () => 
       language: 'en',
       errorKeys: [],
       wifiAtBoot: false,
+      scan: true,
     };
     const { kit, visit } = await runScenario(s);
     checkKit(kit, s);
@@ -190,6 +205,7 @@ describe('hotspot, captive portal and portal in the booted x86_64 image', () => 
       language: String(plan.layers.find((l) => l.name === 'firstboot')?.vars.language ?? 'en') as 'fr' | 'en',
       errorKeys: ['wifi_ssid', 'wifi_country', 'wifi_channel'],
       wifiAtBoot: true,
+      scan: false,
     };
     const { kit, visit } = await runScenario(s);
     checkKit(kit, s);

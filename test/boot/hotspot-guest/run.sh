@@ -3,10 +3,12 @@
 # kernel command line (systemd.run=). It checks the hotspot the way a phone would: a second
 # virtual radio (mac80211_hwsim) in its own network namespace scans, associates with
 # wpa_supplicant, takes a DHCP lease from the kit, then fetches each OS connectivity probe and
-# the portal over HTTP, with names resolved by the kit's DNS; presses "Continue" on the portal
+# the portal over HTTP, with names resolved by the kit's DNS (after a scan of every port the
+# client can reach on the kit); presses "Continue" on the portal
 # and fetches the probes again, then once more from an address the kit knows nothing of. Every finding is one
 # "CLIC-TEST <key> <value>" line on the serial console; the host test asserts on them.
-# Inputs: test.env beside this script (EXPECT_SSID, PASSPHRASE, PROBES: "os url" lines).
+# Inputs: test.env beside this script (EXPECT_SSID, PASSPHRASE, PROBES: "os url" lines, SCAN: 1
+# for the port scan).
 set -u
 D=$(cd "$(dirname "$0")" && pwd)
 . "$D/test.env"
@@ -81,6 +83,25 @@ grep -o 'CTRL-EVENT-CONNECTED.*' /run/clic-test/wpa.log | head -1 | sed 's/^/CLI
 in_ns "$D/bin/busybox" udhcpc -i "$CLIENT" -f -q -n -t 10 -T 2 -s "$D/udhcpc.sh" || mark error "no DHCP lease"
 mark client-address "$(in_ns ip -4 -o address show dev "$CLIENT" | awk '{print $4}')"
 mark client-resolv "$(grep -h '^nameserver' "/etc/netns/$NS/resolv.conf" | xargs)"
+
+# what a client can reach on the kit: every TCP and UDP port, over IPv4 and IPv6 link-local.
+# The kit's ICMP rate limits are lifted while it runs (only how fast a closed UDP port says
+# so changes, not what is open), then put back
+if [ "$SCAN" = 1 ]; then
+    limits="net.ipv4.icmp_ratelimit net.ipv4.icmp_msgs_per_sec net.ipv4.icmp_msgs_burst net.ipv6.icmp.ratelimit"
+    saved=$(sysctl -e $limits | sed 's/ = /=/' | xargs)
+    sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_msgs_per_sec=1000000 net.ipv4.icmp_msgs_burst=1000000 net.ipv6.icmp.ratelimit=0
+    KIT6=$(ip -6 -o address show dev "$AP" scope link | awk '{print $4}' | cut -d/ -f1 | head -1)
+    mark kit-link-local "$KIT6"
+    scan_started=$(date +%s)
+    for target in "tcp4 tcp 10.42.0.1" "udp4 udp 10.42.0.1" "tcp6 tcp $KIT6%$CLIENT" "udp6 udp $KIT6%$CLIENT"; do
+        set -- $target
+        ports=$(in_ns timeout 600 bash "$D/scan.sh" "$2" "$3") || mark error "the $1 scan did not end within 600 s"
+        mark "scan-$1" "$ports"
+    done
+    mark scan-seconds "$(($(date +%s) - scan_started))"
+    sysctl -qw $saved
+fi
 
 # HTTP as the client sees it; names resolved by the kit's DNS
 fetch() { in_ns timeout 20 bash "$D/http.sh" "$1"; }
