@@ -3,12 +3,22 @@
  * (`LayerDef.services`, gathered in `plan.services`: the one place that defines them).
  *
  * Pages, in French and English, each self-contained (inline CSS and SVG, system fonts, no
- * external resource of any kind): `/` (the services) and `/about/` (the kit). nginx serves the
- * language of the settings file (`index index.$clic_lang.html`); a link on each page switches
- * language and remembers it in a cookie. The settings-file errors, written at boot to
- * /run/clic/settings-errors.json, are fetched by a few lines of inline script and shown in a
- * small box for the kit's admin, below the services, in the page's language: the page itself stays a static build artifact, and the browser parses the
- * JSON and escapes it (textContent), which no shell script at boot would do as safely.
+ * external resource of any kind): `/` (the services), `/about/` (the kit) and the portal's own
+ * error pages, `/clic/errors/404.<lang>.html` ("this page does not exist on the kit") and
+ * `50x.<lang>.html` ("this service is not available at the moment"), which nginx serves with
+ * the error's own status (404, 502…) for anything on the portal's server, the services it
+ * proxies included (kiwix-serve down: the kit's 50x page, not nginx's bare 502). nginx serves
+ * the language of the settings file (`index index.$clic_lang.html`); a link on each page
+ * switches language and remembers it in a cookie.
+ *
+ * A few lines of inline script, so that each page stays a static build artifact and the
+ * browser, not a shell script at boot, parses the kit's JSON and escapes it (textContent):
+ * - the settings-file errors, written at boot to /run/clic/settings-errors.json, in a small box
+ *   for the kit's admin below the services, in the page's language;
+ * - a YunoHost app's card appears once /clic/apps-status.json says the app is installed;
+ * - a service that declares its `availability` (kiwix: its catalog lists a book) has its card
+ *   hidden until that check passes, retried for about a minute: the portal never links to a
+ *   service that is down or empty.
  *
  *   const files = renderPortal({ services, address: '10.42.0.1', image: { … } });
  *   files['/var/www/clic-portal/index.fr.html'];
@@ -42,7 +52,8 @@ export interface PortalInput {
   image: { name: string; description: string; board: string; suite: string; layers: readonly string[]; sourceDateEpoch: number; settingsFile: string };
 }
 
-const T = {
+/** Every text of the portal's pages, in each language (tests read the expected words here). */
+export const T = {
   title: { fr: 'Services du kit', en: 'Services of this kit' },
   intro: {
     fr: 'Ce kit fonctionne sans Internet : tout ce que vous consultez ici reste sur le kit. Choisissez un service.',
@@ -101,17 +112,38 @@ const T = {
   built: { fr: 'Construite le', en: 'Built on' },
   layers: { fr: 'Couches', en: 'Layers' },
   address: { fr: 'Adresse du portail', en: 'Portal address' },
+  notFoundTitle: { fr: 'Cette page n’existe pas sur le kit', en: 'This page does not exist on the kit' },
+  notFoundText: {
+    fr: 'L’adresse ouverte ne mène à aucune page de ce kit. Ses services sont sur la page d’accueil du portail.',
+    en: 'The address you opened leads to no page of this kit. Its services are on the portal’s home page.',
+  },
+  unavailableTitle: { fr: 'Ce service n’est pas disponible pour le moment', en: 'This service is not available at the moment' },
+  unavailableText: {
+    fr: 'Il est peut-être encore en train de démarrer. Réessayez dans une minute en rechargeant cette page.',
+    en: 'It may still be starting up. Try again in a minute by reloading this page.',
+  },
 } satisfies Record<string, Record<Language, string>>;
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
+const onTheKit = (path: string) => /^\/(?!\/)[^\s"'<>\\]*$/.test(path);
+
 /** A service path must stay on the kit: an absolute path (`/kiwix/`), never another host. */
 export function checkServicePath(s: { id: string; layer: string; path: string }): void {
-  if (!/^\/(?!\/)[^\s"'<>\\]*$/.test(s.path)) {
+  if (!onTheKit(s.path)) {
     throw new Error(`service "${s.id}" of layer "${s.layer}": path "${s.path}" must be an absolute path on the kit (like /kiwix/): the portal links to nothing outside the kit`);
   }
+}
+
+/** A service's availability check asks the kit only (the portal page fetches it), for text it can find. */
+export function checkAvailability(s: Pick<PortalService, 'id' | 'layer' | 'availability'>): void {
+  if (!s.availability) return;
+  const { url, contains } = s.availability;
+  const where = `service "${s.id}" of layer "${s.layer}": availability`;
+  if (typeof url !== 'string' || !onTheKit(url)) throw new Error(`${where} url "${url}" must be an absolute path on the kit (like /kiwix/catalog/v2/entries): the portal fetches nothing outside the kit`);
+  if (contains !== undefined && (typeof contains !== 'string' || contains === '')) throw new Error(`${where}: contains must be a non-empty text (or left out: any successful answer)`);
 }
 
 const LOGO = `<svg class="logo" viewBox="0 0 48 48" width="40" height="40" aria-hidden="true" focusable="false"><circle cx="24" cy="38" r="4" fill="currentColor"/><path d="M12 27a17 17 0 0 1 24 0M6 20a26 26 0 0 1 36 0" fill="none" stroke="currentColor" stroke-width="4" stroke-linecap="round"/></svg>`;
@@ -153,11 +185,18 @@ footer{max-width:60rem;margin:1.5rem auto;padding:0 1rem;color:var(--muted);font
 [hidden]{display:none!important}
 `.trim();
 
+/** Checks of a service's `availability`: the first when the page loads, then every
+ *  CHECK_RETRY_MS until one passes, CHECK_TRIES in all (about a minute: a kit that just
+ *  booted, a service restarting); a visitor coming back later reloads the page. */
+export const CHECK_TRIES = 6;
+export const CHECK_RETRY_MS = 10_000;
+
 /** Inline script: after "Continue", says the device is connected; shows the settings errors
- *  the kit found at boot and the apps that failed (empty or missing: nothing). */
-function errorsScript(lang: Language): string {
+ *  the kit found at boot and the apps that failed (empty or missing: nothing); shows an app's
+ *  card once it is installed, and a service's card once its availability check passes. */
+function portalScript(lang: Language): string {
   const words = JSON.stringify({ hidden: T.hidden[lang], value: T.value[lang], message: lang === 'en' ? 'message' : `message_${lang}` });
-  return `(function(){if(typeof location==='undefined'||!/[?&]connected\b/.test(location.search))return;var f=document.getElementById('continue-form'),c=document.getElementById('connected');if(f&&c){f.hidden=true;c.hidden=false}})();
+  return `(function(){if(typeof location==='undefined'||!/[?&]connected\\b/.test(location.search))return;var f=document.getElementById('continue-form'),c=document.getElementById('connected');if(f&&c){f.hidden=true;c.hidden=false}})();
 (function(){var box=document.getElementById('settings-errors');if(!box||!window.fetch)return;var w=${words};
 fetch('/clic/settings-errors.json',{cache:'no-store'}).then(function(r){return r.ok?r.json():[]}).then(function(list){
 if(!Array.isArray(list)||!list.length)return;var ul=box.querySelector('ul');
@@ -171,7 +210,11 @@ var all=s&&Array.isArray(s.apps)?s.apps:[];if(document.querySelectorAll)all.forE
 Array.prototype.forEach.call(document.querySelectorAll('li[data-app]'),function(li){if(li.getAttribute('data-app')===String(a.id))li.hidden=false})});
 var apps=all.filter(function(a){return a&&a.state==='failed'});if(!apps.length)return;var ul=box.querySelector('ul');
 apps.forEach(function(a){var li=document.createElement('li');var k=document.createElement('code');k.textContent=String(a.id||'?');li.appendChild(k);
-if(a.message)li.appendChild(document.createTextNode(' : '+String(a.message)));ul.appendChild(li)});box.hidden=false}).catch(function(){})})();`;
+if(a.message)li.appendChild(document.createTextNode(' : '+String(a.message)));ul.appendChild(li)});box.hidden=false}).catch(function(){})})();
+(function(){if(!window.fetch||!document.querySelectorAll)return;
+Array.prototype.forEach.call(document.querySelectorAll('li[data-check]'),function(li){var url=li.getAttribute('data-check'),want=li.getAttribute('data-check-contains')||'',tries=0;
+(function check(){tries++;fetch(url,{cache:'no-store'}).then(function(r){if(!r.ok)throw r.status;return r.text()}).then(function(body){if(String(body).indexOf(want)<0)throw 'absent';li.hidden=false})
+.catch(function(){if(tries<${CHECK_TRIES})setTimeout(check,${CHECK_RETRY_MS})})})()})})();`;
 }
 
 function page(lang: Language, opts: { title: string; path: string; body: string; script?: string }): string {
@@ -196,13 +239,24 @@ ${opts.script ? `<script>${opts.script}</script>\n` : ''}</body>
 `;
 }
 
+/** A card's attributes that keep it hidden until the script finds its service there: an app's
+ *  waits for the kit's app status, a service with an availability check for that check; never
+ *  a link to an app that is not installed, a service that is down or one that is empty. */
+function cardGate(s: PortalService): string {
+  if (s.app) return ` data-app="${escapeHtml(s.app)}" hidden`;
+  if (s.availability) {
+    const contains = s.availability.contains ? ` data-check-contains="${escapeHtml(s.availability.contains)}"` : '';
+    return ` data-check="${escapeHtml(s.availability.url)}"${contains} hidden`;
+  }
+  return '';
+}
+
 function servicesPage(lang: Language, input: PortalInput): string {
   const items = input.services.map((s) => {
     const icon = s.iconFile
       ? `<img src="/clic/icons/${escapeHtml(s.id)}.${s.iconFile.ext}" alt="" width="48" height="48">`
       : `<span class="initial" aria-hidden="true">${escapeHtml([...s.name[lang]][0]?.toUpperCase() ?? '?')}</span>`;
-    // an app's card waits for the kit's app status: never a link to an app that is not there
-    const li = s.app ? `<li data-app="${escapeHtml(s.app)}" hidden>` : '<li>';
+    const li = `<li${cardGate(s)}>`;
     return `${li}<a href="${escapeHtml(s.path)}" data-service="${escapeHtml(s.id)}">${icon}<span><span class="name">${escapeHtml(s.name[lang])}</span><span class="desc">${escapeHtml(s.description[lang])}</span></span></a></li>`;
   });
   const body = [
@@ -216,7 +270,7 @@ function servicesPage(lang: Language, input: PortalInput): string {
     // filled from /clic/apps-status.json, which only a kit with YunoHost apps serves (yunohost layer)
     `<section id="apps-failed" class="errors admin" hidden><h2>${T.appsTitle[lang]}</h2><p>${T.appsText[lang]}</p><ul></ul></section>`,
   ].join('\n');
-  return page(lang, { title: `CLIC — ${T.title[lang]}`, path: '/', body, script: errorsScript(lang) });
+  return page(lang, { title: `CLIC — ${T.title[lang]}`, path: '/', body, script: portalScript(lang) });
 }
 
 function aboutPage(lang: Language, input: PortalInput): string {
@@ -247,6 +301,26 @@ function aboutPage(lang: Language, input: PortalInput): string {
   return page(lang, { title: `CLIC — ${T.aboutTitle[lang]}`, path: '/about/', body });
 }
 
+/** Where the portal's error pages live on its site: only nginx's error_page reaches them. */
+export const ERRORS_PATH = '/clic/errors';
+
+/** The portal's own error pages (`<ERRORS_PATH>/<name>.<lang>.html`), each with the status codes
+ *  nginx answers with it. 403 is nginx's answer for a folder without a page (`/clic/icons/`):
+ *  for a visitor, a page that does not exist either. */
+export const ERROR_PAGES = {
+  '404': { codes: [403, 404], title: 'notFoundTitle', text: 'notFoundText' },
+  '50x': { codes: [500, 502, 503, 504], title: 'unavailableTitle', text: 'unavailableText' },
+} as const satisfies Record<string, { codes: readonly number[]; title: keyof typeof T; text: keyof typeof T }>;
+export type ErrorPageName = keyof typeof ERROR_PAGES;
+
+function errorPage(lang: Language, name: ErrorPageName): string {
+  const { title, text } = ERROR_PAGES[name];
+  const body = [`<h1>${T[title][lang]}</h1>`, `<p class="intro">${T[text][lang]}</p>`, `<p><a href="/">${T.home[lang]}</a></p>`].join('\n');
+  // served at whatever address failed, unknown here: the language switch leads to the services
+  // in the other language (/clic/lang/<other>/), never back to the failing address
+  return page(lang, { title: `CLIC — ${T[title][lang]}`, path: '/', body });
+}
+
 export function portalNginx(address: string, defaultLanguage: Language): string {
   return [
     '# Service portal (clic-image, layer portal): the kit\'s own pages, in French and English.',
@@ -273,6 +347,16 @@ export function portalNginx(address: string, defaultLanguage: Language): string 
     '    index index.$clic_lang.html;',
     '    add_header Cache-Control "no-cache";',
     '    add_header Vary "Cookie";',
+    '    # the portal\'s own error pages, in the visitor\'s language, for the services it proxies too',
+    '    # (kiwix-serve down: its 502); the status stays the error\'s. An error while serving one',
+    '    # gets nginx\'s plain page (recursive_error_pages is off): never a loop',
+    ...Object.entries(ERROR_PAGES).map(([name, { codes }]) => `    error_page ${codes.join(' ')} ${ERRORS_PATH}/${name}.$clic_lang.html;`),
+    `    location ^~ ${ERRORS_PATH}/ {`,
+    '        internal;',
+    '        # a 50x page must not stay in a cache once the service is back',
+    '        add_header Cache-Control "no-store" always;',
+    '        add_header Vary "Cookie" always;',
+    '    }',
     '    location / {',
     '    }',
     `    # the locations of services that other layers serve through the portal (e.g. /kiwix/)`,
@@ -303,11 +387,12 @@ export function appPortalPath(path: string | undefined): string | null {
 /** Folder where a layer puts the nginx `location` blocks of the services it serves on the portal. */
 export const SERVICE_LOCATIONS = '/etc/nginx/clic-services';
 
-/** Every file of the portal: pages in both languages, icons, nginx site. Pure. */
+/** Every file of the portal: pages (error pages included) in both languages, icons, nginx site. Pure. */
 export function renderPortal(input: PortalInput): GeneratedFiles {
   const ids = new Set<string>();
   for (const s of input.services) {
     checkServicePath(s);
+    checkAvailability(s);
     if (!/^[a-z0-9][a-z0-9-]*$/.test(s.id)) throw new Error(`service "${s.id}" of layer "${s.layer}": id must be lower-case letters, digits and dashes`);
     if (ids.has(s.id)) throw new Error(`service "${s.id}" is declared twice`);
     ids.add(s.id);
@@ -316,6 +401,7 @@ export function renderPortal(input: PortalInput): GeneratedFiles {
   for (const lang of LANGUAGES) {
     files[`${WEB_ROOT}/index.${lang}.html`] = servicesPage(lang, input);
     files[`${WEB_ROOT}/about/index.${lang}.html`] = aboutPage(lang, input);
+    for (const name of Object.keys(ERROR_PAGES) as ErrorPageName[]) files[`${WEB_ROOT}${ERRORS_PATH}/${name}.${lang}.html`] = errorPage(lang, name);
   }
   for (const s of input.services) if (s.iconFile) files[`${WEB_ROOT}/clic/icons/${s.id}.${s.iconFile.ext}`] = s.iconFile.bytes;
   files['/etc/nginx/sites-available/clic-portal'] = portalNginx(input.address, input.defaultLanguage ?? 'en');

@@ -66,6 +66,14 @@ export interface ServiceDef {
   path: string;
   /** Icon file inside the layer's overlay (SVG or PNG), served by the portal; optional. */
   icon?: string;
+  /** How the portal knows the service can be opened, for a service that may be down or empty:
+   *  the portal page fetches `url` (a path on the kit) and shows the card only once the answer
+   *  is a success (2xx) whose body contains `contains` (when given); until then, and if it never
+   *  does, the card stays hidden, so that no visitor is led to an error or an empty service.
+   *  Without it the card is always shown. E.g. kiwix's OPDS catalog lists one `<entry>` per
+   *  book, none for an empty library:
+   *  `{ url: '/kiwix/catalog/v2/entries?count=1', contains: '<entry' }`. */
+  availability?: { url: string; contains?: string };
 }
 
 export interface LayerDef {

@@ -58,7 +58,8 @@ function requests(plan: Plan): DownloadRequest[] {
   return resolvedOf(plan).map((z) => ({ name: z.file, urls: z.urls, sha256: z.sha256, size: z.size }));
 }
 
-const EMPTY_LIBRARY = '<library version="20110515">\n</library>\n';
+/** The library.xml of a content folder with no ZIM file (kiwix-serve serves it: an empty library). */
+export const EMPTY_LIBRARY = '<library version="20110515">\n</library>\n';
 
 /** Writes the partition into `file`: folders, files (linked from the download cache), libraries. */
 async function makePartition(ctx: StepContext, file: string, paths: Map<string, string>, bytes: number): Promise<void> {

@@ -8,6 +8,9 @@
  * library.xml: rebuilding the system never copies them again. `clic-kiwix.service` starts once
  * that partition is mounted, listens on the loopback only (nginx proxies /kiwix/ to it), reloads
  * the library when it changes (ZIM files added later with kiwix-manage), and restarts on failure.
+ * The portal shows the library's card once kiwix-serve's catalog lists a book (`availability`):
+ * while kiwix-serve is down the card stays hidden (and /kiwix/ gives the portal's 50x page), and
+ * an image with no ZIM file shows no card until a book is added.
  *
  *   # lab.yaml
  *   vars:
@@ -43,6 +46,9 @@ export default defineLayer({
       description: { en: 'Wikipedia and other encyclopedias, dictionaries and guides, readable without internet', fr: 'Wikipédia et d’autres encyclopédies, dictionnaires et guides, lisibles sans internet' },
       path: '/kiwix/',
       icon: 'usr/share/clic/icons/kiwix.svg',
+      // the card appears once kiwix-serve answers and its catalog lists a book: never a link to
+      // nginx's 502 (kiwix-serve down or still starting) nor to an empty library (no ZIM file)
+      availability: { url: '/kiwix/catalog/v2/entries?count=1', contains: '<entry' },
     },
   ],
   commands: [

@@ -161,6 +161,10 @@ function checkVisit(visit: PortalVisit, kit: Kit, s: Scenario) {
   expect(visit.services.map((x) => x.id)).toEqual(SERVICE_IDS);
   expect(visit.services.map((x) => x.name)).toEqual(plan.services.map((x) => x.name[s.language]));
   expect(visit.services.map((x) => x.href)).toEqual(plan.services.map((x) => x.path));
+  // this image carries no ZIM file: the library's check finds an empty catalog and its card
+  // stays hidden; the cards without a check show
+  expect(plan.layers.find((l) => l.name === 'kiwix')?.vars.zims).toEqual([]);
+  expect(visit.visibleServices).toEqual(plan.services.filter((x) => !x.availability).map((x) => x.id));
   // readable on a phone: no sideways scrolling, body text at 16 px
   expect(visit.overflows).toBe(false);
   expect(visit.fontSizePx).toBeGreaterThanOrEqual(16);

@@ -1,21 +1,27 @@
 /**
  * The service portal generated at build time: both languages, the services of the given list
- * (escaped), icons, no reference to anything outside the kit, the nginx site, the errors script
- * (run against a stand-in DOM), the language boot script, and the layer generator that writes
- * the files into the image.
+ * (escaped), icons, no reference to anything outside the kit, the nginx site, the page's script
+ * (run against a stand-in DOM made from the page's markup: settings errors, app cards, and the
+ * availability checks that keep a service's card hidden while it is down or empty, kiwix's
+ * checked against the real kiwix-serve run as the kit runs it), the portal's own 404 and 50x
+ * pages and the nginx directives that serve them, the language boot script, and the layer
+ * generator that writes the files into the image.
  */
-import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appLocations } from '../../builder/apps/portal-locations.ts';
-import { appPortalPath, LANGUAGES, portalFiles, portalNginx, renderPortal, WEB_ROOT, type PortalInput, type PortalService } from '../../builder/portal/pages.ts';
+import { appPortalPath, CHECK_RETRY_MS, CHECK_TRIES, ERROR_PAGES, ERRORS_PATH, LANGUAGES, portalFiles, portalNginx, renderPortal, WEB_ROOT, type PortalInput, type PortalService } from '../../builder/portal/pages.ts';
 import type { Plan } from '../../builder/recipe/plan.ts';
+import { EMPTY_LIBRARY } from '../../builder/steps/content.ts';
 import { writeGenerated } from '../../builder/steps/layer.ts';
 import { planOf } from '../support/plans.ts';
+import { makeZim } from '../support/zim.ts';
 import { ROOT } from './helpers/paths.ts';
 
 const exec = promisify(execFile);
@@ -123,29 +129,90 @@ describe('renderPortal', () => {
   });
 });
 
+/** An answer of the kit to one of the page's fetches: a status and a body. */
+interface Answer {
+  status: number;
+  body: string;
+}
+
+const APP_CARDS: PortalService[] = ['my_webapp', 'yeswiki'].map((app) => ({ id: `app-${app.replace(/_/g, '-')}`, layer: 'apps', app, name: { fr: app, en: app }, description: { fr: 'Application du kit', en: 'An app of this kit' }, path: `/${app}/` }));
+const LIBRARY: PortalService = { ...input().services[0], id: 'library', path: '/library/', availability: { url: '/library/catalog/v2/entries?count=1', contains: '<entry' } };
+const unescapeHtml = (v: string) => v.replace(/&(lt|gt|quot|#39|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", amp: '&' })[e]!);
+
+/**
+ * Opens a generated page as a browser would run its inline script, against a stand-in DOM made
+ * from the page's own markup: the boxes by id, the service cards (each <li> with its attributes)
+ * for querySelectorAll('li[data-…]'). `answer` gives the kit's answer to each fetched path
+ * (undefined: the connection fails); timers wait until `tick()` runs them.
+ */
+async function openPage(html: string, answer: (path: string, nth: number) => Answer | undefined | Promise<Answer | undefined>, search = '') {
+  const items: string[] = [];
+  const boxes = new Map<string, { hidden: boolean; querySelector: () => unknown }>();
+  const getElementById = (id: string) => {
+    const tag = new RegExp(`<[a-z]+ id="${id}"[^>]*>`).exec(html)?.[0];
+    if (!tag) return null;
+    if (!boxes.has(id)) boxes.set(id, { hidden: / hidden[ >]/.test(tag), querySelector: () => ({ appendChild: (li: { parts: string[] }) => items.push(li.parts.join('')) }) });
+    return boxes.get(id)!;
+  };
+  const cards = [...html.matchAll(/<li((?: [a-z-]+(?:="[^"]*")?)*)><a href="[^"]*" data-service="([^"]*)"/g)].map((m) => {
+    const attrs = new Map([...m[1].matchAll(/ ([a-z-]+)(?:="([^"]*)")?/g)].map((a) => [a[1], unescapeHtml(a[2] ?? '')]));
+    return { id: m[2], hidden: attrs.has('hidden'), attrs, getAttribute: (name: string) => attrs.get(name) ?? null };
+  });
+  const querySelectorAll = (selector: string) => {
+    const attr = /^li\[([a-z-]+)\]$/.exec(selector)?.[1];
+    if (!attr) throw new Error(`the stand-in DOM does not know the selector ${selector}`);
+    return cards.filter((c) => c.attrs.has(attr));
+  };
+  const element = () => {
+    const el = { parts: [] as string[], set textContent(v: string) { el.parts.push(`<${v}>`); }, appendChild: (c: { parts?: string[]; text?: string }) => el.parts.push(c.parts ? c.parts.join('') : String(c.text)) };
+    return el;
+  };
+  const document = { getElementById, createElement: element, createTextNode: (t: string) => ({ text: t }), querySelectorAll };
+  const fetched: { path: string; cache?: string }[] = [];
+  const inflight = new Set<Promise<unknown>>();
+  const fetch = (path: string, opts?: { cache?: string }) => {
+    fetched.push({ path, cache: opts?.cache });
+    const answered = Promise.resolve(answer(path, fetched.filter((f) => f.path === path).length)).then((a) => {
+      if (!a) throw new TypeError('Failed to fetch');
+      return { ok: a.status >= 200 && a.status < 300, status: a.status, text: async () => a.body, json: async () => JSON.parse(a.body) };
+    });
+    inflight.add(answered);
+    void answered.catch(() => {}).finally(() => inflight.delete(answered));
+    return answered;
+  };
+  const timers: { run: () => void; ms: number }[] = [];
+  const setTimeout = (run: () => void, ms: number) => timers.push({ run, ms });
+  /** Every fetch answered and the script's handlers run. */
+  const settle = async () => {
+    while (inflight.size) await Promise.allSettled([...inflight]);
+    await new Promise((r) => globalThis.setTimeout(r, 10));
+  };
+  const script = /<script>([\s\S]*?)<\/script>/.exec(html)![1];
+  runInNewContext(script, { document, window: { fetch }, fetch, setTimeout, location: { search }, Array, String, JSON });
+  await settle();
+  return {
+    items,
+    fetched,
+    timers,
+    box: (id: string) => getElementById(id)?.hidden,
+    /** Each card: shown (true) or hidden (false). */
+    shown: () => Object.fromEntries(cards.map((c) => [c.id, !c.hidden])),
+    /** Runs the timers due now (the script's retries), then lets their fetches settle. */
+    async tick() {
+      for (const t of timers.splice(0)) t.run();
+      await settle();
+    },
+  };
+}
+
+const json = (v: unknown): Answer => ({ status: 200, body: JSON.stringify(v) });
+const pageOf = (lang: 'fr' | 'en', services = [...input().services, ...APP_CARDS]) => text(renderPortal(input({ services }))[`${WEB_ROOT}/index.${lang}.html`]);
+
 describe('settings errors script', () => {
-  /** Runs the page's inline script against a minimal DOM and a fetch that returns `body`. */
+  /** The page with the kit's settings errors and app status both answered by `body` (or a 404). */
   async function runScript(lang: 'fr' | 'en', body: unknown, ok = true) {
-    const html = text(renderPortal(input())[`${WEB_ROOT}/index.${lang}.html`]);
-    const script = /<script>([\s\S]*?)<\/script>/.exec(html)![1];
-    const items: string[] = [];
-    const box = {
-      hidden: true,
-      querySelector: () => ({ appendChild: (li: { parts: string[] }) => items.push(li.parts.join('')) }),
-    };
-    const element = () => {
-      const el = { parts: [] as string[], set textContent(v: string) { el.parts.push(`<${v}>`); }, appendChild: (c: { parts?: string[]; text?: string }) => el.parts.push(c.parts ? c.parts.join('') : String(c.text)) };
-      return el;
-    };
-    const cards = ['my_webapp', 'yeswiki'].map((id) => ({ hidden: true, getAttribute: () => id }));
-    const document = { getElementById: () => box, createElement: element, createTextNode: (t: string) => ({ text: t }), querySelectorAll: () => cards };
-    let done!: () => void;
-    const finished = new Promise<void>((r) => (done = r));
-    const fetch = async () => ({ ok, json: async () => body });
-    runInNewContext(script, { document, window: { fetch }, fetch, Array, String });
-    setTimeout(done, 20);
-    await finished;
-    return { hidden: box.hidden, items, cards: Object.fromEntries(cards.map((c) => [c.getAttribute(), !c.hidden])) };
+    const page = await openPage(pageOf(lang), () => (ok ? json(body) : { status: 404, body: '<!doctype html>' }));
+    return { hidden: page.box('settings-errors') && page.box('apps-failed'), items: page.items, cards: page.shown() };
   }
 
   it('shows each error with its key, message and value; masks passphrases', async () => {
@@ -165,9 +232,9 @@ describe('settings errors script', () => {
 
   it("shows an app's card only once the kit's app status says it is installed", async () => {
     const r = await runScript('fr', { postinstall: 'done', apps: [{ id: 'my_webapp', state: 'installed' }, { id: 'yeswiki', state: 'failed', message: 'x' }] });
-    expect(r.cards).toEqual({ my_webapp: true, yeswiki: false });
+    expect(r.cards).toMatchObject({ 'app-my-webapp': true, 'app-yeswiki': false });
     expect(r.items).toEqual(['<yeswiki> : x']);
-    expect((await runScript('fr', null, false)).cards).toEqual({ my_webapp: false, yeswiki: false });
+    expect((await runScript('fr', null, false)).cards).toMatchObject({ 'app-my-webapp': false, 'app-yeswiki': false });
   });
 
   it('stays hidden with no errors, a missing file or garbage', async () => {
@@ -175,7 +242,164 @@ describe('settings errors script', () => {
     expect((await runScript('en', null, false)).hidden).toBe(true);
     expect((await runScript('en', { not: 'a list' })).hidden).toBe(true);
   });
+
+  it('after "Continue" (/?connected), says the device is connected instead of asking again', async () => {
+    const html = pageOf('en');
+    const after = await openPage(html, () => undefined, '?connected');
+    expect([after.box('continue-form'), after.box('connected')]).toEqual([true, false]);
+    const before = await openPage(html, () => undefined, '?connectedness');
+    expect([before.box('continue-form'), before.box('connected')]).toEqual([false, true]);
+  });
 });
+
+describe('service availability: the portal never links to a service that is down or empty', () => {
+  const FEED = '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><totalResults>0</totalResults></feed>';
+  const BOOK = '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><totalResults>1</totalResults><entry><name>wikipedia_fr_all_mini</name></entry></feed>';
+  const CHECK = LIBRARY.availability!.url;
+  const page = (lang: 'fr' | 'en' = 'en', services = [...input().services, LIBRARY]) => pageOf(lang, services);
+  /** The kit: the library's check answered by `library` (its nth fetch), the JSON files missing. */
+  const kit = (library: (nth: number) => Answer | undefined) => (path: string, nth: number) => (path === CHECK ? library(nth) : { status: 404, body: '<!doctype html>' });
+
+  it('renders the card hidden, carrying its check; cards without one are shown', () => {
+    for (const lang of LANGUAGES) {
+      const html = page(lang);
+      expect(html).toContain('<li data-check="/library/catalog/v2/entries?count=1" data-check-contains="&lt;entry" hidden><a href="/library/" data-service="library">');
+      expect(html).toContain('<li><a href="/kiwix/" data-service="kiwix">');
+    }
+    // escaped in the attributes; with no text to look for, no data-check-contains
+    const anyAnswer = page('en', [{ ...LIBRARY, availability: { url: '/library/status?a=1&b=2', contains: '"ready" & <up>' } }]);
+    expect(anyAnswer).toContain('<li data-check="/library/status?a=1&amp;b=2" data-check-contains="&quot;ready&quot; &amp; &lt;up&gt;" hidden>');
+    expect(page('en', [{ ...LIBRARY, availability: { url: '/library/status' } }])).toContain('<li data-check="/library/status" hidden>');
+  });
+
+  it('shows the card once the check answers with what it looks for, asking the kit with no cache', async () => {
+    const p = await openPage(page(), kit(() => ({ status: 200, body: BOOK })));
+    expect(p.shown()).toMatchObject({ library: true, kiwix: true, docs: true });
+    expect(p.fetched.filter((f) => f.path === CHECK)).toEqual([{ path: CHECK, cache: 'no-store' }]);
+    expect(p.timers).toEqual([]);
+  });
+
+  it('keeps it hidden for an empty service, retrying every CHECK_RETRY_MS, CHECK_TRIES times in all', async () => {
+    const p = await openPage(page(), kit(() => ({ status: 200, body: FEED })));
+    for (let i = 1; i < CHECK_TRIES; i++) {
+      expect(p.shown().library, `try ${i}`).toBe(false);
+      expect(p.timers.map((t) => t.ms)).toEqual([CHECK_RETRY_MS]);
+      await p.tick();
+    }
+    expect(p.shown()).toMatchObject({ library: false, kiwix: true, docs: true });
+    expect(p.fetched.filter((f) => f.path === CHECK)).toHaveLength(CHECK_TRIES);
+    expect(p.timers).toEqual([]);
+    expect(CHECK_TRIES * CHECK_RETRY_MS).toBeLessThanOrEqual(90_000);
+  });
+
+  it('keeps it hidden while the service is down (the kit’s 50x page, or no answer), and shows it once the service is up', async () => {
+    const down = (await openPage(page(), () => undefined)).shown();
+    expect(down.library).toBe(false);
+    const fiftyX = text(renderPortal(input())[`${WEB_ROOT}/clic/errors/50x.en.html`]);
+    // kiwix-serve starting: nginx's 502 (with the kit's 50x page), then the catalog with a book
+    const p = await openPage(page(), kit((nth) => (nth < 3 ? { status: 502, body: fiftyX } : { status: 200, body: BOOK })));
+    expect(p.shown().library).toBe(false);
+    await p.tick();
+    expect(p.shown().library).toBe(false);
+    await p.tick();
+    expect(p.shown().library).toBe(true);
+    expect(p.timers).toEqual([]);
+  });
+
+  it('a check without `contains` passes on any success, never on an error status', async () => {
+    const services = [{ ...LIBRARY, availability: { url: CHECK } }];
+    expect((await openPage(page('fr', services), kit(() => ({ status: 200, body: '' })))).shown().library).toBe(true);
+    expect((await openPage(page('fr', services), kit(() => ({ status: 404, body: BOOK })))).shown().library).toBe(false);
+  });
+
+  it('refuses a check outside the kit, or an empty text to look for', () => {
+    for (const url of ['http://example.org/x', '//example.org/x', 'status', '/a b']) {
+      expect(() => renderPortal(input({ services: [{ ...LIBRARY, availability: { url } }] })), url).toThrow(/availability url .* must be an absolute path on the kit/);
+    }
+    expect(() => renderPortal(input({ services: [{ ...LIBRARY, availability: { url: CHECK, contains: '' } }] }))).toThrow(/contains must be a non-empty text/);
+  });
+
+  it('the kiwix layer declares its check on its own catalog, and its card is rendered hidden with it', async () => {
+    const plan = await planOf('clic-pc-x86_64');
+    const kiwix = plan.services.find((s) => s.id === 'kiwix')!;
+    expect(kiwix.availability).toEqual({ url: '/kiwix/catalog/v2/entries?count=1', contains: '<entry' });
+    expect(kiwix.availability!.url.startsWith(kiwix.path)).toBe(true);
+    const files = await portalFiles(plan);
+    for (const lang of LANGUAGES) {
+      const html = text(files[`${WEB_ROOT}/index.${lang}.html`]);
+      expect(html).toContain('<li data-check="/kiwix/catalog/v2/entries?count=1" data-check-contains="&lt;entry" hidden><a href="/kiwix/" data-service="kiwix">');
+      expect(html).toContain('<li><a href="/about/" data-service="about">');
+    }
+  });
+
+  it('against the real kiwix-serve, run as the kit runs it: the library card shows with a book, not with an empty library nor with kiwix-serve stopped', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'clic-kiwix-check-'));
+    dirs.push(root);
+    const zim = await makeZim(root, { name: 'test_fr_mini', language: 'fra' });
+    await exec('kiwix-manage', [join(root, 'library.xml'), 'add', zim.file]);
+    writeFileSync(join(root, 'empty.xml'), EMPTY_LIBRARY);
+    const html = text((await portalFiles(await planOf('clic-pc-x86_64')))[`${WEB_ROOT}/index.en.html`]);
+    /** The kiwix card after the portal page's checks, on a kit whose kiwix-serve serves `library` (null: stopped). */
+    const cardShown = async (library: string | null) => {
+      const port = await freePort();
+      const server = library ? await startKiwixServe(library, port) : undefined;
+      try {
+        // nginx's /kiwix/ location passes the path on as it is (proxy_pass with no URI)
+        const page = await openPage(html, async (path) => {
+          if (!path.startsWith('/kiwix/')) return { status: 404, body: '' };
+          try {
+            const r = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
+            return { status: r.status, body: await r.text() };
+          } catch {
+            return undefined;
+          }
+        });
+        while (page.timers.length) await page.tick();
+        return page.shown().kiwix;
+      } finally {
+        if (server) await stopProcess(server);
+      }
+    };
+    expect(await cardShown(join(root, 'library.xml'))).toBe(true);
+    expect(await cardShown(join(root, 'empty.xml'))).toBe(false);
+    expect(await cardShown(null)).toBe(false);
+  });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** kiwix-serve as clic-kiwix.service runs it on the kit (its very ExecStart), on `port`, serving `library`. */
+async function startKiwixServe(library: string, port: number): Promise<ChildProcess> {
+  const unit = readFileSync(join(ROOT, 'overlays/kiwix/etc/systemd/system/clic-kiwix.service'), 'utf8');
+  const [command, ...args] = /^ExecStart=(.*)$/m.exec(unit)![1].trim().split(/\s+/);
+  const argv = args.map((a, i) => (args[i - 1] === '--port' ? String(port) : a === '/srv/clic-data/kiwix/library.xml' ? library : a));
+  expect(argv).toContain(library);
+  expect(argv).toEqual(expect.arrayContaining(['--urlRootLocation', '/kiwix']));
+  const child = spawn(command, argv, { stdio: 'ignore' });
+  for (const end = Date.now() + 15_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/kiwix/`);
+      return child;
+    } catch {
+      if (child.exitCode !== null) break;
+    }
+  }
+  await stopProcess(child);
+  throw new Error(`kiwix-serve ${argv.join(' ')} did not answer`);
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill();
+  await exited;
+}
 
 describe('YunoHost apps on the portal', () => {
   const app: PortalService = { id: 'app-my-webapp', layer: 'apps', app: 'my_webapp', name: { fr: 'My Webapp', en: 'My Webapp' }, description: { fr: 'Application du kit', en: 'An app of this kit' }, path: '/site/' };
@@ -203,6 +427,15 @@ describe('YunoHost apps on the portal', () => {
   });
 });
 
+/** The portal site's language-switch location, as a RegExp: group 2 is the page it goes back to. */
+function langSwitchLocation(conf: string): RegExp {
+  const pattern = /location ~ (\S+) \{\n {8}add_header Set-Cookie "clic_lang=\$1;[^\n]*\n {8}return 302 \$2;/.exec(conf)?.[1];
+  expect(pattern, conf).toBeTruthy();
+  // nginx unescapes \\ \" \' in a token before PCRE compiles it; then PCRE reads this pattern
+  // as JavaScript does. nginx matches the decoded, slash-merged path
+  return new RegExp(pattern!.replace(/\\(["'\\])/g, '$1'));
+}
+
 describe('portal nginx site', () => {
   const conf = portalNginx(ADDRESS, 'en');
   it('serves the kit by its address, the language page by index, the errors from /run, and the language switch', () => {
@@ -216,18 +449,90 @@ describe('portal nginx site', () => {
   });
 
   it('the language switch goes back to a page of the kit only, never to another site', () => {
-    const pattern = /location ~ (\S+) \{\n {8}add_header Set-Cookie "clic_lang=\$1;[^\n]*\n {8}return 302 \$2;/.exec(conf)?.[1];
-    expect(pattern, conf).toBeTruthy();
-    // nginx unescapes \\ \" \' in a token before PCRE compiles it; then PCRE reads this pattern
-    // as JavaScript does. nginx matches the decoded, slash-merged path
-    const unescaped = pattern!.replace(/\\(["'\\])/g, '$1');
-    const location = new RegExp(unescaped);
+    const location = langSwitchLocation(conf);
     expect(location.exec('/clic/lang/fr/')?.[2]).toBe('/');
     expect(location.exec('/clic/lang/en/about/')?.[2]).toBe('/about/');
     expect(location.exec('/clic/lang/fr/kiwix/wikipedia/A/Paris')?.[2]).toBe('/kiwix/wikipedia/A/Paris');
     // browsers take "//host" and "/\\host" for another site
     for (const away of ['/clic/lang/fr//evil.example/', '/clic/lang/fr/\\evil.example/', '/clic/lang/en/\\/evil.example']) expect(location.test(away), away).toBe(false);
     expect(location.test('/clic/lang/de/')).toBe(false);
+  });
+});
+
+describe('the portal’s own error pages', () => {
+  const files = renderPortal(input());
+  const conf = portalNginx(ADDRESS, 'fr');
+  const TITLES = {
+    '404': { fr: 'Cette page n’existe pas sur le kit', en: 'This page does not exist on the kit' },
+    '50x': { fr: 'Ce service n’est pas disponible pour le moment', en: 'This service is not available at the moment' },
+  };
+  const styleOf = (html: string) => /<style>[\s\S]*?<\/style>/.exec(html)?.[0];
+
+  it('exist in French and English, each in its language, with the look of the other pages and a link back to the services', () => {
+    expect(Object.keys(ERROR_PAGES).sort()).toEqual(Object.keys(TITLES).sort());
+    for (const [name, title] of Object.entries(TITLES)) {
+      for (const lang of LANGUAGES) {
+        const path = `${WEB_ROOT}${ERRORS_PATH}/${name}.${lang}.html`;
+        const html = text(files[path]);
+        expect(html, path).toMatch(new RegExp(`^<!doctype html>\\n<html lang="${lang}">`));
+        expect(html, path).toContain(`<title>CLIC — ${title[lang]}</title>`);
+        expect(html, path).toContain(`<h1>${title[lang]}</h1>`);
+        expect(html, path).toContain(`<p><a href="/">${lang === 'fr' ? 'Retour aux services' : 'Back to the services'}</a></p>`);
+        expect(styleOf(html), path).toBe(styleOf(text(files[`${WEB_ROOT}/index.${lang}.html`])));
+        expect(html, path).toContain('<header><a class="brand" href="/">');
+        // served at any address: every link is absolute; nothing reloads or moves the page by itself
+        for (const m of html.matchAll(/\bhref="([^"]*)"/g)) expect(m[1], path).toMatch(/^(\/|data:)/);
+        expect(html, path).not.toMatch(/<script|http-equiv/i);
+      }
+    }
+    expect(text(files[`${WEB_ROOT}${ERRORS_PATH}/50x.fr.html`])).toContain('Réessayez dans une minute');
+    expect(text(files[`${WEB_ROOT}${ERRORS_PATH}/50x.en.html`])).toContain('Try again in a minute');
+  });
+
+  it('their language switch leads to the services in the other language, through the switch location', () => {
+    const location = langSwitchLocation(conf);
+    for (const name of Object.keys(TITLES)) {
+      for (const lang of LANGUAGES) {
+        const other = lang === 'fr' ? 'en' : 'fr';
+        const html = text(files[`${WEB_ROOT}${ERRORS_PATH}/${name}.${lang}.html`]);
+        const href = /<a class="lang" href="([^"]*)"/.exec(html)?.[1];
+        expect(href).toBe(`/clic/lang/${other}/`);
+        // the switch's answer, a 302 to "/", is the services page: no error page in between
+        expect(location.exec(href!)?.slice(1, 3)).toEqual([other, '/']);
+      }
+    }
+  });
+
+  it('nginx answers errors with them, in the visitor’s language, keeping the status, at the server level (services it proxies included)', () => {
+    const directives = [...conf.matchAll(/^( *)error_page ([^;]+);$/gm)];
+    expect(directives.map((m) => m[2])).toEqual(['403 404 /clic/errors/404.$clic_lang.html', '500 502 503 504 /clic/errors/50x.$clic_lang.html']);
+    // in the server block itself, not in a location: every location inherits them, /kiwix/'s proxy too
+    for (const m of directives) expect(m[1]).toBe('    ');
+    // no "=code": a missing page stays a 404 and a service that is down a 502, never a 200
+    expect(conf).not.toMatch(/error_page[^;]*=/);
+    // each page named, in each language the cookie or the settings may give, is a file of the site
+    for (const m of directives) {
+      const uri = m[2].split(' ').pop()!;
+      for (const lang of LANGUAGES) expect(files[`${WEB_ROOT}${uri.replace('$clic_lang', lang)}`], `${uri} (${lang})`).toBeDefined();
+    }
+  });
+
+  it('nginx serves them only as error pages, uncached, and never loops on them', () => {
+    // internal: asked for directly, the folder answers 404 (with the 404 page); ^~: no regex location takes them
+    expect(conf).toMatch(/^ {4}location \^~ \/clic\/errors\/ \{\n {8}internal;\n/m);
+    const block = /location \^~ \/clic\/errors\/ \{\n([\s\S]*?)\n {4}\}/.exec(conf)![1];
+    expect(block).toMatch(/add_header Cache-Control "no-store" always;/);
+    expect(block).toMatch(/add_header Vary "Cookie" always;/);
+    expect(block).not.toMatch(/return|rewrite|error_page|proxy_pass|try_files/);
+    // an error while serving an error page gets nginx's plain page, not another internal redirect
+    expect(conf).not.toMatch(/^\s*recursive_error_pages\s+on/m);
+    // the apps layer refuses an app path under /clic/, and no service overlay sets its own error_page
+    // (it would replace the server's for its location: kiwix-serve down would give nginx's bare 502)
+    for (const layer of readdirSync(join(ROOT, 'overlays'))) {
+      const folder = join(ROOT, 'overlays', layer, 'etc/nginx/clic-services');
+      if (!existsSync(folder)) continue;
+      for (const f of readdirSync(folder)) expect(readFileSync(join(folder, f), 'utf8'), `${layer}/${f}`).not.toMatch(/^\s*(error_page|recursive_error_pages)\b/m);
+    }
   });
 });
 
