@@ -2,7 +2,8 @@
  * Boots a built image under QEMU the way its board says (board.qemu), for boot tests and for
  * trying an image. The image itself is never written: QEMU runs on a qcow2 overlay in a scratch
  * folder. `bootImage` waits for a console line (the login prompt by default) and stops QEMU;
- * `startVm` returns a running VM to talk to (forwarded ports on 127.0.0.1, console matching).
+ * `startVm` returns a running VM to talk to (forwarded ports on 127.0.0.1, console matching,
+ * disks plugged in while it runs).
  *
  * Machines:
  *  - x86_64-uefi: OVMF firmware, the image as a virtio disk; KVM when /dev/kvm works, otherwise
@@ -21,6 +22,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { BoardDef } from './recipe/define.ts';
 import { runCommand } from './exec.ts';
@@ -45,6 +47,8 @@ export interface VmOptions {
   /** Boot again on the overlay an earlier VM with the same scratchDir left (the guest's writes
    *  kept: e.g. after a power cut); default: a fresh overlay over the image. */
   reuseDisk?: boolean;
+  /** Lets `Vm.plugDrive` plug disks in while the guest runs (x86_64: PCI hot-plug, through QMP). */
+  hotplug?: boolean;
   onLine?: (line: string) => void;
 }
 
@@ -70,6 +74,9 @@ export interface Vm {
   readonly console: string;
   /** Resolves with the matching line, rejects on a fatal console line, QEMU's exit or the timeout. */
   waitFor(re: RegExp, timeoutMs: number): Promise<string>;
+  /** Plugs a raw image in as a new virtio disk, read-write (needs `hotplug`): a card or USB disk
+   *  that shows up late. */
+  plugDrive(file: string): Promise<void>;
   /** Ends QEMU (SIGTERM, then SIGKILL) and resolves when it is gone. */
   stop(): Promise<void>;
 }
@@ -202,6 +209,10 @@ async function qemuArgv(opts: VmOptions, accel: 'kvm' | 'tcg'): Promise<string[]
   const nic = (model: string) => (opts.network === 'none' ? ['-nic', 'none'] : ['-nic', `user,model=${model},restrict=on${fwd}`]);
   const drives = (iface: string) => (opts.extraDrives ?? []).flatMap((d) => ['-drive', `file=${resolve(d)},if=${iface},format=raw,readonly=on`]);
   const common = ['-display', 'none', '-monitor', 'none', '-no-reboot'];
+  if (opts.hotplug) {
+    if (board.qemu.machine !== 'x86_64-uefi') throw new Error(`disks are plugged in on x86_64 only, not on QEMU's ${board.qemu.machine}`);
+    common.push('-qmp', `unix:${qmpSocket(opts)},server=on,wait=off`);
+  }
   switch (board.qemu.machine) {
     case 'x86_64-uefi': {
       const vars = join(scratchDir, 'OVMF_VARS.fd');
@@ -244,6 +255,44 @@ async function qemuArgv(opts: VmOptions, accel: 'kvm' | 'tcg'): Promise<string[]
   }
 }
 
+const qmpSocket = (opts: VmOptions) => join(opts.scratchDir, 'qmp.sock');
+
+/** Sends QMP commands one after the other, each waiting for its answer; rejects on an error answer. */
+async function qmp(socket: string, commands: object[]): Promise<void> {
+  const conn = createConnection(socket);
+  conn.setEncoding('utf8');
+  const answers: ((line: Record<string, unknown>) => void)[] = [];
+  let pending = '';
+  conn.on('data', (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines.filter((l) => l.trim())) {
+      const msg = JSON.parse(line) as Record<string, unknown>;
+      if ('return' in msg || 'error' in msg) answers.shift()?.(msg);
+    }
+  });
+  const send = (cmd: object) =>
+    new Promise<void>((res, rej) => {
+      answers.push((msg) => ('error' in msg ? rej(new Error(`QMP ${JSON.stringify(cmd)}: ${JSON.stringify(msg.error)}`)) : res()));
+      conn.write(`${JSON.stringify(cmd)}\n`);
+    });
+  try {
+    await new Promise<void>((res, rej) => conn.once('connect', res).once('error', rej));
+    for (const cmd of [{ execute: 'qmp_capabilities' }, ...commands]) await send(cmd);
+  } finally {
+    conn.destroy();
+  }
+}
+
+/** Plugs a raw image in as a new virtio disk of the running guest. */
+async function plugDrive(opts: VmOptions, file: string, id: string): Promise<void> {
+  await qmp(qmpSocket(opts), [
+    { execute: 'blockdev-add', arguments: { driver: 'raw', 'node-name': id, file: { driver: 'file', filename: resolve(file) } } },
+    { execute: 'device_add', arguments: { driver: 'virtio-blk-pci', drive: id, id } },
+  ]);
+}
+
 const stripEscapes = (line: string) => line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
 
 async function launch(opts: VmOptions, accel: 'kvm' | 'tcg'): Promise<Vm & { exited: Promise<void> }> {
@@ -276,6 +325,7 @@ async function launch(opts: VmOptions, accel: 'kvm' | 'tcg'): Promise<Vm & { exi
     for (const w of [...watchers]) w(null);
     res();
   }));
+  let plugged = 0;
   const vm = {
     accel,
     exited,
@@ -301,6 +351,10 @@ async function launch(opts: VmOptions, accel: 'kvm' | 'tcg'): Promise<Vm & { exi
         if (already !== undefined) return done(() => res(already));
         watchers.add(watch);
       });
+    },
+    async plugDrive(file: string) {
+      if (!opts.hotplug) throw new Error('this VM was started without hotplug');
+      await plugDrive(opts, file, `plugged${plugged++}`);
     },
     async stop() {
       if (exitedFlag || !child.pid) return;
