@@ -18,7 +18,9 @@
  * - a YunoHost app's card appears once /clic/apps-status.json says the app is installed;
  * - a service that declares its `availability` (kiwix: its catalog lists a book) has its card
  *   hidden until that check passes, retried for about a minute: the portal never links to a
- *   service that is down or empty.
+ *   service that is down or empty;
+ * - on an image with the kit admin page (kit-admin layer), "About this kit" links to it once
+ *   ADMIN_STATE_PATH says it is on, and says how to turn it on otherwise.
  *
  *   const files = renderPortal({ services, address: '10.42.0.1', image: { … } });
  *   files['/var/www/clic-portal/index.fr.html'];
@@ -43,8 +45,15 @@ export interface PortalService extends ServiceDef {
   iconFile?: { ext: 'svg' | 'png'; bytes: Uint8Array };
 }
 
+/** The kit admin page (kit-admin layer), and the path that answers 204 when it is on, 404 when
+ *  it is off (no admin password hash in the settings), without asking for the password. */
+export const ADMIN_PATH = '/clic/admin/';
+export const ADMIN_STATE_PATH = '/clic/admin-state';
+
 export interface PortalInput {
   services: readonly PortalService[];
+  /** The image has the kit admin page (kit-admin layer): "About this kit" leads to it. */
+  admin?: boolean;
   /** The kit's hotspot address: the portal's own URL is http://<address>/. */
   address: string;
   /** Language served when the settings file names none. */
@@ -112,6 +121,20 @@ export const T = {
   built: { fr: 'Construite le', en: 'Built on' },
   layers: { fr: 'Couches', en: 'Layers' },
   address: { fr: 'Adresse du portail', en: 'Portal address' },
+  aboutAdminTitle: { fr: 'Administration', en: 'Administration' },
+  aboutAdminOn: {
+    fr: 'L’administrateur du kit change le wifi, le nom du kit, sa langue et sa clé SSH depuis un téléphone ou un ordinateur, sur',
+    en: 'The kit’s administrator changes the wifi, the kit’s name, its language and its SSH key from a phone or a computer, on',
+  },
+  aboutAdminLink: { fr: 'la page d’administration du kit', en: 'the kit admin page' },
+  aboutAdminOff: {
+    fr: 'La page d’administration du kit est éteinte. Pour l’allumer, donnez une empreinte de mot de passe à admin_password_hash dans le fichier',
+    en: 'The kit admin page is off. To turn it on, give a password hash to admin_password_hash in the file',
+  },
+  aboutAdminOffEnd: {
+    fr: 'sur la partition de démarrage (FAT), depuis n’importe quel ordinateur (le fichier explique comment fabriquer cette empreinte) ; elle s’allume au démarrage suivant.',
+    en: 'on the boot (FAT) partition, from any computer (the file explains how to make that hash); it turns on at the next start.',
+  },
   notFoundTitle: { fr: 'Cette page n’existe pas sur le kit', en: 'This page does not exist on the kit' },
   notFoundText: {
     fr: 'L’adresse ouverte ne mène à aucune page de ce kit. Ses services sont sur la page d’accueil du portail.',
@@ -217,7 +240,8 @@ Array.prototype.forEach.call(document.querySelectorAll('li[data-check]'),functio
 .catch(function(){if(tries<${CHECK_TRIES})setTimeout(check,${CHECK_RETRY_MS})})})()})})();`;
 }
 
-function page(lang: Language, opts: { title: string; path: string; body: string; script?: string }): string {
+/** A page of the portal, with its look (header, language switch, footer); `style` adds CSS rules. */
+export function page(lang: Language, opts: { title: string; path: string; body: string; script?: string; style?: string }): string {
   const other = lang === 'fr' ? 'en' : 'fr';
   return `<!doctype html>
 <html lang="${lang}">
@@ -226,7 +250,7 @@ function page(lang: Language, opts: { title: string; path: string; body: string;
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(opts.title)}</title>
 <link rel="icon" href="data:,">
-<style>${CSS}</style>
+<style>${CSS}${opts.style ? `\n${opts.style}` : ''}</style>
 </head>
 <body>
 <header><a class="brand" href="/">${LOGO}<span>CLIC</span></a><a class="lang" href="/clic/lang/${other}${opts.path}" hreflang="${other}" lang="${other}">${T.switchTo[lang]}</a></header>
@@ -295,11 +319,25 @@ function aboutPage(lang: Language, input: PortalInput): string {
     row(T.layers[lang], escapeHtml(image.layers.join(', '))),
     row(T.address[lang], `<code>${escapeHtml(portal)}</code>`),
     '</dl>',
+    ...(input.admin ? aboutAdmin(lang, image.settingsFile) : []),
     `<p><a href="/">${T.home[lang]}</a></p>`,
     `</div>`,
   ].join('\n');
-  return page(lang, { title: `CLIC — ${T.aboutTitle[lang]}`, path: '/about/', body });
+  return page(lang, { title: `CLIC — ${T.aboutTitle[lang]}`, path: '/about/', body, script: input.admin ? ADMIN_STATE_SCRIPT : undefined });
 }
+
+/** "About this kit" on an image with the kit admin page: a link to it once it answers that it
+ *  is on, how to turn it on once it answers that it is off; nothing when it cannot tell. */
+function aboutAdmin(lang: Language, settingsFile: string): string[] {
+  return [
+    `<h2>${T.aboutAdminTitle[lang]}</h2>`,
+    `<p id="admin-on" hidden>${T.aboutAdminOn[lang]} <a href="${ADMIN_PATH}">${T.aboutAdminLink[lang]}</a>.</p>`,
+    `<p id="admin-off" hidden>${T.aboutAdminOff[lang]} <code>${escapeHtml(settingsFile)}</code> ${T.aboutAdminOffEnd[lang]}</p>`,
+  ];
+}
+
+const ADMIN_STATE_SCRIPT = `(function(){if(!window.fetch)return;fetch('${ADMIN_STATE_PATH}',{cache:'no-store'}).then(function(r){
+var id=r.status===204?'admin-on':r.status===404?'admin-off':'';var p=id&&document.getElementById(id);if(p)p.hidden=false}).catch(function(){})})();`;
 
 /** Where the portal's error pages live on its site: only nginx's error_page reaches them. */
 export const ERRORS_PATH = '/clic/errors';
@@ -439,6 +477,7 @@ export async function portalFiles(plan: Plan): Promise<GeneratedFiles> {
   const language = plan.layers.find((l) => l.name === 'firstboot')?.vars.language;
   return renderPortal({
     services,
+    admin: plan.layers.some((l) => l.name === 'kit-admin'),
     address: String(hotspotVars(plan).address),
     defaultLanguage: LANGUAGES.find((l) => l === language) ?? 'en',
     image: {

@@ -5,6 +5,6 @@ export default defineImage({
   name: 'clic-odroid-xu4',
   description: 'CLIC kit for Odroid XU4',
   board: 'odroid-xu4',
-  layers: ['base', 'firstboot', 'hotspot', 'captive-portal', 'portal', 'kiwix'],
+  layers: ['base', 'firstboot', 'hotspot', 'captive-portal', 'portal', 'kit-admin', 'kiwix'],
   vars: { base: { hostname: 'clic' } },
 });

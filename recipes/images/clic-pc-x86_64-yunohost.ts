@@ -7,6 +7,6 @@ export default defineImage({
   board: 'pc-x86_64',
   // yunohost before the captive portal: the portal's nginx check meets YunoHost's nginx files
   // only once the yunohost layer has made room for the kit's (see that layer)
-  layers: ['base', 'firstboot', 'hotspot', 'yunohost', 'captive-portal', 'portal', 'kiwix', 'apps'],
+  layers: ['base', 'firstboot', 'hotspot', 'yunohost', 'captive-portal', 'portal', 'kit-admin', 'kiwix', 'apps'],
   vars: { base: { hostname: 'clic' } },
 });

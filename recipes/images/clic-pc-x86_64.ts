@@ -5,6 +5,6 @@ export default defineImage({
   name: 'clic-pc-x86_64',
   description: 'CLIC kit for x86_64 PCs and mini-PCs (UEFI)',
   board: 'pc-x86_64',
-  layers: ['base', 'firstboot', 'hotspot', 'captive-portal', 'portal', 'kiwix'],
+  layers: ['base', 'firstboot', 'hotspot', 'captive-portal', 'portal', 'kit-admin', 'kiwix'],
   vars: { base: { hostname: 'clic' } },
 });

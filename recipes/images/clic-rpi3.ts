@@ -5,6 +5,6 @@ export default defineImage({
   name: 'clic-rpi3',
   description: 'CLIC kit for Raspberry Pi 3',
   board: 'rpi3',
-  layers: ['base', 'firstboot', 'hotspot', 'captive-portal', 'portal', 'kiwix'],
+  layers: ['base', 'firstboot', 'hotspot', 'captive-portal', 'portal', 'kit-admin', 'kiwix'],
   vars: { base: { hostname: 'clic' } },
 });

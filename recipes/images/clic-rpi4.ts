@@ -5,6 +5,6 @@ export default defineImage({
   name: 'clic-rpi4',
   description: 'CLIC kit for Raspberry Pi 4 and 400',
   board: 'rpi4',
-  layers: ['base', 'firstboot', 'hotspot', 'captive-portal', 'portal', 'kiwix'],
+  layers: ['base', 'firstboot', 'hotspot', 'captive-portal', 'portal', 'kit-admin', 'kiwix'],
   vars: { base: { hostname: 'clic' } },
 });

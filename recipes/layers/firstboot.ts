@@ -18,7 +18,9 @@
  *   key (root's authorized_keys). The image ships the file with every setting commented out,
  *   explained in French and English. Keys: hostname, wifi_ssid, wifi_passphrase, wifi_country
  *   (checked against Debian's iso-codes list), wifi_channel, admin_ssh_key, language; and the
- *   yunohost_* keys when a layer's defaults file declares them (the yunohost layer).
+ *   yunohost_* keys and admin_password_hash when a layer's defaults file declares them (the
+ *   yunohost and kit-admin layers). `clic-settings --check FILE` checks a file with the same
+ *   rules and writes nothing (the kit admin page checks its changes so).
  *
  * The scripts are /usr/lib/clic/clic-firstboot and /usr/lib/clic/clic-settings (bash), in
  * overlays/firstboot/; the unit tests run them on the build host under a root-dir prefix.

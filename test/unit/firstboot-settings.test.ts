@@ -419,3 +419,115 @@ describe('clic-settings on the build host', () => {
     expect(typo.errors).toEqual([{ key: 'yunohost_domian', value: 'x.local', message: expect.stringMatching(/unknown setting; known settings are hostname .* language$/) }]);
   });
 });
+
+/** The kit-admin layer's key: in effect only on an image whose defaults.d declares it. */
+describe('admin_password_hash (kit-admin layer)', () => {
+  const KIT_ADMIN_DEFAULTS = join(ROOT, 'overlays/kit-admin/etc/clic/defaults.d/kit-admin.conf');
+  const withKitAdmin = () => {
+    const root = makeRoot();
+    cpSync(KIT_ADMIN_DEFAULTS, join(root, 'etc/clic/defaults.d/kit-admin.conf'));
+    return root;
+  };
+  const hashOf = async (root: string) =>
+    (await exec(['bash', '--norc', '-c', '. "$1" && printf %s "${CLIC_ADMIN_PASSWORD_HASH-<unset>}"', 'bash', join(root, 'run/clic/settings.env')], {})).stdout;
+  /** Real hashes, made on the host as a deployer makes them (openssl), and the shapes of the
+   *  others (yescrypt: parameters, salt, 43 characters; bcrypt: cost, 53 characters). */
+  const openssl = async (...args: string[]) => (await exec(['openssl', 'passwd', ...args, 'un mot de passe assez long'], {})).stdout.trim();
+  const B64 = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+  const YESCRYPT = `$y$j9T$${B64.slice(10, 32)}$${B64.slice(3, 46)}`;
+  const BCRYPT = `$2y$12$${B64.slice(0, 53)}`;
+
+  it('the image default is empty (the page is off): no password ships in an image', () => {
+    expect(readFileSync(KIT_ADMIN_DEFAULTS, 'utf8')).toMatch(/^admin_password_hash =\s*$/m);
+  });
+
+  it('accepts the hashes mkpasswd, openssl passwd -6/-5 and htpasswd -B print; keeps them out of the journal, the JSON and the status file', async () => {
+    const sha512 = await openssl('-6');
+    const sha256 = await openssl('-5');
+    expect(sha512).toMatch(/^\$6\$/);
+    for (const hash of [sha512, sha256, YESCRYPT, BCRYPT, '$6$rounds=10000$saltsalt$' + sha512.split('$')[3]]) {
+      const root = withKitAdmin();
+      const r = await runSettings(root, `language = en\nadmin_password_hash = ${hash}\n`);
+      expect(r.errors, hash).toEqual([]);
+      expect(await hashOf(root)).toBe(hash);
+      expect(r.stdout).toMatch(/^settings: kit admin page on \(admin password hash set\)$/m);
+      const status = read(root, `${BOOT_DIR}/clic-status.txt`);
+      expect(status.split('\r\n')).toContain('  admin_password_hash = (set, hidden)');
+      for (const out of [r.stdout, status, read(root, 'run/clic/settings-errors.json')]) expect(out).not.toContain(hash.slice(8));
+    }
+  });
+
+  it('refuses what is not such a hash (the password itself, MD5 crypt, a cut hash), both languages, never shown; the previous one kept, else none', async () => {
+    const good = await openssl('-6');
+    const root = withKitAdmin();
+    await runSettings(root, `admin_password_hash = ${good}\n`);
+    for (const bad of ['un mot de passe assez long', await openssl('-1'), await openssl('-apr1'), good.slice(0, -3), `${good}x`, '$6$']) {
+      const r = await runSettings(root, `admin_password_hash = ${bad}\n`);
+      expect(r.errors, bad).toEqual([{ key: 'admin_password_hash', value: '', message: expect.stringContaining('line 1: expected a password hash as mkpasswd -m yescrypt or openssl passwd -6 print it') }]);
+      const fr = (JSON.parse(read(root, 'run/clic/settings-errors.json')) as { message_fr: string }[])[0].message_fr;
+      expect(fr).toContain('attendu une empreinte de mot de passe');
+      expect(r.stdout).toMatch(/^clic-settings\.txt line 1: admin_password_hash = \(hidden\) is invalid: .*; keeping the previous value$/m);
+      if (bad.length > 8) expect(r.stdout).not.toContain(bad); // "$6$" is in the message itself
+      expect(await hashOf(root)).toBe(good);
+    }
+    const fresh = withKitAdmin();
+    const r = await runSettings(fresh, 'admin_password_hash = secret-password\n');
+    expect(r.errors.map((e) => e.key)).toEqual(['admin_password_hash']);
+    expect(await hashOf(fresh)).toBe('');
+    expect(r.stdout).toMatch(/^settings: kit admin page off \(no admin_password_hash\)$/m);
+    expect(read(fresh, `${BOOT_DIR}/clic-status.txt`)).toContain('  admin_password_hash = (aucun : page d’administration éteinte)');
+  });
+
+  it('an image without the kit-admin layer ignores the line', async () => {
+    const root = makeRoot();
+    const r = await runSettings(root, `admin_password_hash = ${YESCRYPT}\n`);
+    expect(r.errors).toEqual([]);
+    expect(await hashOf(root)).toBe('<unset>');
+    expect(r.stdout).toMatch(/^clic-settings\.txt line 1: admin_password_hash: ignored, this image has no kit-admin layer$/m);
+  });
+
+  it('the example settings file explains it, commented out, with how to make the hash on Linux, macOS and Windows', () => {
+    const example = readFileSync(EXAMPLE, 'utf8');
+    expect(example).toMatch(/^#admin_password_hash = /m);
+    for (const how of ['mkpasswd -m yescrypt', 'openssl passwd -6', 'htpasswd -nBC 12 admin', 'Linux', 'macOS', 'Windows']) expect(example).toContain(how);
+  });
+});
+
+describe('clic-settings --check FILE (the kit admin page checks a changed file with it)', () => {
+  const check = async (root: string, text: string | Buffer) => {
+    const file = join(root, 'candidate.txt');
+    writeFileSync(file, text);
+    const before = readdirSync(root, { recursive: true }).sort();
+    const r = await exec(['bash', '--norc', SCRIPT, '--check', file], { CLIC_ROOT: root, CLIC_BOOT_DIR: BOOT_DIR });
+    expect(readdirSync(root, { recursive: true }).sort()).toEqual(before); // nothing written
+    return { ...r, problems: r.stdout.split('\n').filter(Boolean).map((l) => l.split('\x1f')) };
+  };
+
+  it('prints each problem (key, message, French message) and nothing else, exit 1; a good file: nothing, exit 0', async () => {
+    const root = makeRoot();
+    const bad = await check(root, 'wifi_channel = 14\r\nwifi_passphrase = short\r\nhostname = ok-name\r\nnot a setting\r\n');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe('');
+    expect(bad.problems).toEqual([
+      ['wifi_channel', 'clic-settings.txt line 1: expected a 2.4 GHz wifi channel, a number from 1 to 13', 'clic-settings.txt ligne 1 : attendu un canal wifi 2,4 GHz, un nombre de 1 à 13'],
+      ['wifi_passphrase', expect.stringContaining('this one has 5'), expect.stringContaining('celui-ci en a 5')],
+      ['', 'clic-settings.txt line 4: not a setting: expected key = value', 'clic-settings.txt ligne 4 : pas un réglage : attendu clé = valeur'],
+    ]);
+    expect(bad.stdout).not.toContain('short');
+    const good = await check(root, fixture('valid.txt').toString());
+    expect(good).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    expect((await check(root, fixture('utf16.txt'))).code).toBe(0);
+  });
+
+  it('knows the keys of the image (its defaults.d): a layer key of another image is no problem, a typo is', async () => {
+    const root = makeRoot();
+    const r = await check(root, `admin_password_hash = x\nwifi_sid = x\n`);
+    expect(r.problems.map((p) => p[0])).toEqual(['wifi_sid']);
+  });
+
+  it('without a file to check: a usage line, exit 2', async () => {
+    const r = await exec(['bash', '--norc', SCRIPT, '--check', '/nonexistent'], { CLIC_ROOT: makeRoot() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^usage: clic-settings --check FILE/);
+  });
+});
