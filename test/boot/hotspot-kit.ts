@@ -35,10 +35,20 @@ export interface KitOptions {
   expect: { ssid: string; passphrase: string };
   /** Scan every TCP and UDP port of the kit from the client (a few minutes under TCG). */
   scan?: boolean;
+  /** Drive the kit admin page (the settings file sets the hash of this password): the client
+   *  renames the network and moves it to another channel through it. */
+  admin?: AdminChange;
   /** Radios present from the start (module loaded at boot), as built-in wifi; otherwise they
    *  appear once the system is up, as a USB adapter plugged in later. */
   wifiAtBoot?: boolean;
   onLine?: (line: string) => void;
+}
+
+export interface AdminChange {
+  password: string;
+  hash: string;
+  newSsid: string;
+  newChannel: string;
 }
 
 export interface Kit {
@@ -68,15 +78,14 @@ async function libsOf(binary: string): Promise<string[]> {
 }
 
 /** A small FAT image with the guest script, its inputs and the client tools. */
-export async function makeTestDrive(dir: string, expect: KitOptions['expect'], scan = false): Promise<string> {
+export async function makeTestDrive(dir: string, expect: KitOptions['expect'], scan = false, admin?: AdminChange, settingsPath = ''): Promise<string> {
   const tree = join(dir, 'drive');
   mkdirSync(join(tree, 'bin'), { recursive: true });
   mkdirSync(join(tree, 'lib'), { recursive: true });
   for (const f of GUEST_SCRIPTS) cpSync(join(GUEST, f), join(tree, f));
-  const quote = (s: string) => `'${s.replace(/'/g, `'"'"'`)}'`;
   writeFileSync(
     join(tree, 'test.env'),
-    [`EXPECT_SSID=${quote(expect.ssid)}`, `PASSPHRASE=${quote(expect.passphrase)}`, `PROBES=${quote(PROBES.map((p) => `${p.os} ${p.url}`).join('\n'))}`, `SCAN=${scan ? 1 : 0}`, ''].join('\n'),
+    [`EXPECT_SSID=${quote(expect.ssid)}`, `PASSPHRASE=${quote(expect.passphrase)}`, `PROBES=${quote(PROBES.map((p) => `${p.os} ${p.url}`).join('\n'))}`, `SCAN=${scan ? 1 : 0}`, ...adminEnv(admin, settingsPath), ''].join('\n'),
   );
   const tools = { wpa_supplicant: '/usr/sbin/wpa_supplicant', busybox: '/bin/busybox' };
   for (const [name, path] of Object.entries(tools)) {
@@ -87,6 +96,16 @@ export async function makeTestDrive(dir: string, expect: KitOptions['expect'], s
   await run(['mkfs.vfat', '-C', '-n', 'CLICTEST', img, String(32 * 1024)]);
   await run(['mcopy', '-s', '-i', img, ...[...GUEST_SCRIPTS, 'test.env', 'bin', 'lib'].map((f) => join(tree, f)), '::/']);
   return img;
+}
+
+/** A value for test.env, which the guest script sources. */
+const quote = (s: string) => `'${s.replace(/'/g, `'"'"'`)}'`;
+
+/** The admin page's inputs of the guest script: the form it posts names the new SSID and channel. */
+function adminEnv(admin: AdminChange | undefined, settingsPath: string): string[] {
+  if (!admin) return [];
+  const form = new URLSearchParams({ wifi_ssid: admin.newSsid, wifi_channel: admin.newChannel }).toString();
+  return [`ADMIN_PASSWORD=${quote(admin.password)}`, `ADMIN_HASH=${quote(admin.hash)}`, `NEW_SSID=${quote(admin.newSsid)}`, `NEW_SETTINGS_FORM=${quote(form)}`, `SETTINGS_FILE=${quote(settingsPath)}`];
 }
 
 /** A sparse copy of the image with clic-settings.txt replaced on its FAT partition (mtools). */
@@ -104,7 +123,8 @@ export async function imageWithSettings(image: string, board: BoardDef, settings
 
 export async function bootKit(opts: KitOptions): Promise<Kit> {
   mkdirSync(opts.scratchDir, { recursive: true });
-  const drive = await makeTestDrive(opts.scratchDir, opts.expect, opts.scan);
+  const fat = opts.board.partitions.find((p) => p.fs === 'vfat')!;
+  const drive = await makeTestDrive(opts.scratchDir, opts.expect, opts.scan, opts.admin, `${fat.mountpoint}/clic-settings.txt`);
   const image = await imageWithSettings(opts.image, opts.board, opts.settings, opts.scratchDir);
   const httpPort = await freePort();
   const vm = await startVm({

@@ -9,6 +9,7 @@
  * Then headless Chromium opens the portal at phone size through a port forward, records every
  * request, and keeps a screenshot next to the shared images (test/.artifacts/<stamp>/).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import { loadRegistry } from '../../builder/index.ts';
 import { PROBES } from '../../builder/portal/probes.ts';
 import { imagesDir } from '../support/images.ts';
 import { planOf } from '../support/plans.ts';
-import { bootKit, settingsFile, type Kit } from './hotspot-kit.ts';
+import { bootKit, settingsFile, type AdminChange, type Kit } from './hotspot-kit.ts';
 import { visitPortal, type PortalVisit } from './portal-browser.ts';
 
 const IMAGE = 'clic-pc-x86_64';
@@ -43,6 +44,8 @@ interface Scenario {
   wifiAtBoot: boolean;
   /** Scan every port of the kit from the client (once: minutes under TCG). */
   scan: boolean;
+  /** Drive the admin page: the settings file sets its password's hash, the client renames the network. */
+  admin?: AdminChange;
 }
 
 async function runScenario(s: Scenario): Promise<{ kit: Kit; visit: PortalVisit; ms: Record<string, number> }> {
@@ -58,6 +61,7 @@ async function runScenario(s: Scenario): Promise<{ kit: Kit; visit: PortalVisit;
     expect: { ssid: s.ssid, passphrase: s.passphrase },
     wifiAtBoot: s.wifiAtBoot,
     scan: s.scan,
+    admin: s.admin,
   });
   try {
     await kit.vm.waitFor(/^CLIC-TEST begin/, 600_000);
@@ -75,12 +79,15 @@ async function runScenario(s: Scenario): Promise<{ kit: Kit; visit: PortalVisit;
   }
 }
 
+/** The one value the guest reported for a key (a missing or repeated report fails, with the console's end). */
+function oneMark(kit: Kit, key: string): string {
+  const values = kit.marks(key);
+  expect(values, `${key}\n${kit.vm.console.slice(-4000)}`).toHaveLength(1);
+  return values[0];
+}
+
 function checkKit(kit: Kit, s: Scenario) {
-  const one = (key: string) => {
-    const values = kit.marks(key);
-    expect(values, `${key}\n${kit.vm.console.slice(-4000)}`).toHaveLength(1);
-    return values[0];
-  };
+  const one = (key: string) => oneMark(kit, key);
   expect(kit.marks('error'), kit.vm.console.slice(-4000)).toEqual([]);
 
   const security = s.passphrase ? 'WPA2, passphrase from the settings' : 'open';
@@ -150,6 +157,36 @@ function checkKit(kit: Kit, s: Scenario) {
     if (p.online.body) expect(seen!.slice(seen!.indexOf(' body=') + 6), p.url).toContain(p.online.body);
   }
   expect(one('probe-other')).toBe(`status=302 location=${PORTAL}`);
+  if (s.admin) checkAdmin(kit, s, s.admin);
+}
+
+/** The kit admin page, driven from the hotspot client: closed without its password, the wifi
+ *  passphrase included; the client renames the network through it and joins the new one. */
+function checkAdmin(kit: Kit, s: Scenario, admin: AdminChange) {
+  const one = (key: string) => oneMark(kit, key);
+  expect(one('admin-state')).toBe('204');
+  expect(one('admin-anonymous')).toMatch(/^status=401 authenticate=Basic realm="/);
+  expect(one('admin-passphrase')).toBe('status=401');
+  expect(one('admin-page')).toBe('status=200 csp=yes');
+  expect(one('admin-api-ssid')).toBe(s.ssid);
+  expect(one('admin-api-clients')).toBe('1');
+  expect(one('admin-api-secrets')).toBe('0');
+  expect(one('admin-foreign')).toBe('status=403');
+  expect(one('admin-change')).toBe('status=202');
+  expect(one('admin-hostapd')).toBe(`ssid=${admin.newSsid} channel=${admin.newChannel}`);
+  expect(one('admin-associated')).toBe(admin.newSsid);
+  expect(one('admin-last')).toBe('ok');
+  expect(one('admin-secrets-journal')).toBe('0');
+  // the card stays the one source of truth: the file on the FAT partition has the new values,
+  // every other line as the deployer wrote it, CRLF line ends kept
+  const before = settingsFile(s.settings).replace(/\r?\n/g, '\r\n').split('\r\n');
+  const after = Buffer.from(one('admin-settings-file'), 'base64').toString('utf8').split('\r\n');
+  expect(after).toHaveLength(before.length);
+  after.forEach((line, i) => {
+    if (before[i].startsWith('wifi_ssid = ')) expect(line).toMatch(new RegExp(`^wifi_ssid = "?${admin.newSsid}"?$`));
+    else if (before[i].startsWith('wifi_channel = ')) expect(line).toBe(`wifi_channel = ${admin.newChannel}`);
+    else expect(line).toBe(before[i]);
+  });
 }
 
 function checkVisit(visit: PortalVisit, kit: Kit, s: Scenario) {
@@ -178,10 +215,12 @@ function checkVisit(visit: PortalVisit, kit: Kit, s: Scenario) {
 }
 
 describe('hotspot, captive portal and portal in the booted x86_64 image', () => {
-  it("a deployer's settings file: its SSID and WPA2 passphrase are served on wifi that appears after boot, every probe pops up the portal", async () => {
+  it("a deployer's settings file: its SSID and WPA2 passphrase are served on wifi that appears after boot, every probe pops up the portal; the admin page renames the network", async () => {
+    const password = 'mot de passe du formateur';
+    const hash = execFileSync('openssl', ['passwd', '-6', '-salt', 'clicboottest', password], { encoding: 'utf8' }).trim();
     const s: Scenario = {
       name: 'settings',
-      settings: { wifi_ssid: 'Atelier 42', wifi_passphrase: 'correct horse battery', wifi_country: 'DE', wifi_channel: '11', language: 'en' },
+      settings: { wifi_ssid: 'Atelier 42', wifi_passphrase: 'correct horse battery', wifi_country: 'DE', wifi_channel: '11', language: 'en', admin_password_hash: hash },
       ssid: 'Atelier 42',
       passphrase: 'correct horse battery',
       country: 'DE',
@@ -190,6 +229,7 @@ describe('hotspot, captive portal and portal in the booted x86_64 image', () => 
       errorKeys: [],
       wifiAtBoot: false,
       scan: true,
+      admin: { password, hash, newSsid: 'Salle 12', newChannel: '1' },
     };
     const { kit, visit } = await runScenario(s);
     checkKit(kit, s);

@@ -8,7 +8,8 @@
 # and fetches the probes again, then once more from an address the kit knows nothing of. Every finding is one
 # "CLIC-TEST <key> <value>" line on the serial console; the host test asserts on them.
 # Inputs: test.env beside this script (EXPECT_SSID, PASSPHRASE, PROBES: "os url" lines, SCAN: 1
-# for the port scan).
+# for the port scan; ADMIN_PASSWORD, ADMIN_HASH, NEW_SSID, NEW_SETTINGS_FORM, SETTINGS_FILE for
+# the admin page).
 set -u
 D=$(cd "$(dirname "$0")" && pwd)
 . "$D/test.env"
@@ -73,7 +74,7 @@ mkdir -p /run/clic-test
     if [ -n "$PASSPHRASE" ]; then echo "  key_mgmt=WPA-PSK"; echo "  proto=RSN"; echo "  psk=\"$PASSPHRASE\""; else echo "  key_mgmt=NONE"; fi
     echo "}"
 } > /run/clic-test/wpa.conf
-LD_LIBRARY_PATH=$D/lib in_ns "$D/bin/wpa_supplicant" -B -i "$CLIENT" -D nl80211 -c /run/clic-test/wpa.conf -f /run/clic-test/wpa.log
+LD_LIBRARY_PATH=$D/lib in_ns "$D/bin/wpa_supplicant" -B -P /run/clic-test/wpa.pid -i "$CLIENT" -D nl80211 -c /run/clic-test/wpa.conf -f /run/clic-test/wpa.log
 wait_for 30 sh -c "ip netns exec $NS iw dev $CLIENT link | grep -q '^Connected'" || mark error "no association"
 mark associated-ssid "$(in_ns iw dev "$CLIENT" link | sed -n 's/^\s*SSID: //p')"
 grep -q 'WPA: Key negotiation completed' /run/clic-test/wpa.log && mark wpa-key-negotiated yes
@@ -142,4 +143,40 @@ in_ns ip address add 10.42.0.251/24 dev "$CLIENT"
 in_ns ip route replace 10.42.0.0/24 dev "$CLIENT" src 10.42.0.251
 resp=$(fetch "http://connectivitycheck.gstatic.com/generate_204")
 mark probe-other "status=$(status_of <<< "$resp") location=$(header_of Location <<< "$resp")"
+
+# the kit admin page (when the settings file set an admin password): closed to anyone without
+# it, the wifi passphrase included; with it, the page, its API (no secret), a change from
+# another site refused, then a new SSID and channel, which the kit writes on its FAT partition
+# and comes back with: the client sees the new name and joins it
+if [ -n "${ADMIN_PASSWORD:-}" ]; then
+    admin() { in_ns env HTTP_AUTH="$1" HTTP_ORIGIN="$2" timeout 20 bash "$D/http.sh" "${@:3}"; }
+    body_of() { sed '1,/^\r\?$/d' | tr -d '\n'; }
+    KIT=http://10.42.0.1
+    mark admin-state "$(fetch "$KIT/clic/admin-state" | status_of)"
+    resp=$(fetch "$KIT/clic/admin/")
+    mark admin-anonymous "status=$(status_of <<< "$resp") authenticate=$(header_of WWW-Authenticate <<< "$resp")"
+    mark admin-passphrase "status=$(admin "admin:$PASSPHRASE" '' "$KIT/clic/admin/" | status_of)"
+    resp=$(admin "admin:$ADMIN_PASSWORD" '' "$KIT/clic/admin/")
+    mark admin-page "status=$(status_of <<< "$resp") csp=$([ -n "$(header_of Content-Security-Policy <<< "$resp")" ] && echo yes)"
+    api=$(admin "admin:$ADMIN_PASSWORD" '' "$KIT/clic/admin/api" | body_of)
+    mark admin-api-ssid "$(grep -o '"wifi_ssid": *"[^"]*"' <<< "$api" | head -n 1 | sed 's/^.*: *"//; s/"$//')"
+    mark admin-api-clients "$(grep -o '"count": *[0-9]*' <<< "$api" | head -n 1 | grep -o '[0-9]*$')"
+    mark admin-api-secrets "$(grep -c -F -e "$PASSPHRASE" -e "$ADMIN_PASSWORD" <<< "$api")"
+    mark admin-foreign "status=$(admin "admin:$ADMIN_PASSWORD" http://evil.example "$KIT/clic/admin/api" POST "wifi_ssid=Evil" | status_of)"
+    mark admin-change "status=$(admin "admin:$ADMIN_PASSWORD" "$KIT" "$KIT/clic/admin/api" POST "$NEW_SETTINGS_FORM" | status_of)"
+    seen_new() { in_ns iw dev "$CLIENT" scan 2> /dev/null | sed -n 's/^\s*SSID: //p' | grep -qxF -- "$NEW_SSID"; }
+    wait_for 120 seen_new || mark error "the new SSID was not on the air within 120 s of the change"
+    mark admin-hostapd "$(grep -E '^(ssid|channel)=' /run/clic/hotspot/hostapd.conf | xargs)"
+    mark admin-settings-file "$(base64 -w0 "$SETTINGS_FILE")"
+    # the phone joins the renamed network (its address is still set: no new lease needed)
+    kill "$(cat /run/clic-test/wpa.pid)"
+    sed -i "s/^  ssid=.*/  ssid=\"$NEW_SSID\"/" /run/clic-test/wpa.conf
+    sleep 1
+    LD_LIBRARY_PATH=$D/lib in_ns "$D/bin/wpa_supplicant" -B -i "$CLIENT" -D nl80211 -c /run/clic-test/wpa.conf -f /run/clic-test/wpa-new.log
+    wait_for 30 sh -c "ip netns exec $NS iw dev $CLIENT link | grep -q '^Connected'" || mark error "no association with the new SSID"
+    mark admin-associated "$(in_ns iw dev "$CLIENT" link | sed -n 's/^\s*SSID: //p')"
+    api=$(admin "admin:$ADMIN_PASSWORD" '' "$KIT/clic/admin/api" | body_of)
+    mark admin-last "$(grep -o '"last": *{"state": *"[a-z]*"' <<< "$api" | grep -o '"[a-z]*"$' | tr -d '"')"
+    mark admin-secrets-journal "$(journalctl -b -o cat | grep -c -F -e "$PASSPHRASE" -e "$ADMIN_PASSWORD" -e "$ADMIN_HASH")"
+fi
 mark done
