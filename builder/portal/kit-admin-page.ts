@@ -197,7 +197,7 @@ el('result-message').textContent=msg(r);ul.textContent='';(r.problems||[]).forEa
 if(p.key){var k=document.createElement('code');k.textContent=String(p.key);li.appendChild(k);li.appendChild(document.createTextNode(' : '))}
 li.appendChild(document.createTextNode(msg(p)));ul.appendChild(li)})}
 function say(t){result({state:'applying',message:t,message_fr:t})}
-function load(){return fetch(api,{cache:'no-store',credentials:'same-origin'}).then(function(r){if(!r.ok)throw r.status;return r.json()})}
+function load(){return fetch(api,{cache:'no-store',credentials:'same-origin'}).then(function(r){if(!r.ok)return r.text().then(function(){throw r.status});return r.json()})}
 load().then(function(d){loaded=d.settings||{};fill(loaded);show(d);result(d.last);el('load-state').hidden=true}).catch(function(){el('load-state').textContent=w.loadFailed});
 function wifiChanged(){return f.elements.wifi_passphrase.value!==''||f.elements.wifi_open.checked||['wifi_ssid','wifi_country','wifi_channel'].some(function(k){return f.elements[k].value!==String(loaded[k]===undefined||loaded[k]===null?'':loaded[k])})}
 function follow(id,n){setTimeout(function(){load().then(function(d){show(d);if(d.last&&d.last.id===id&&d.last.state!=='applying'){result(d.last);if(d.last.state==='ok'){loaded=d.settings||loaded;fill(loaded)}}

@@ -214,21 +214,22 @@ footer{max-width:60rem;margin:1.5rem auto;padding:0 1rem;color:var(--muted);font
 export const CHECK_TRIES = 6;
 export const CHECK_RETRY_MS = 10_000;
 
-/** Inline script: after "Continue", says the device is connected; shows the settings errors
+/** Inline script (every answer's body is read, errors' included: a browser keeps an unread one
+ *  open, and a page that never goes idle keeps a captive popup loading): after "Continue", says the device is connected; shows the settings errors
  *  the kit found at boot and the apps that failed (empty or missing: nothing); shows an app's
  *  card once it is installed, and a service's card once its availability check passes. */
 function portalScript(lang: Language): string {
   const words = JSON.stringify({ hidden: T.hidden[lang], value: T.value[lang], message: lang === 'en' ? 'message' : `message_${lang}` });
   return `(function(){if(typeof location==='undefined'||!/[?&]connected\\b/.test(location.search))return;var f=document.getElementById('continue-form'),c=document.getElementById('connected');if(f&&c){f.hidden=true;c.hidden=false}})();
 (function(){var box=document.getElementById('settings-errors');if(!box||!window.fetch)return;var w=${words};
-fetch('/clic/settings-errors.json',{cache:'no-store'}).then(function(r){return r.ok?r.json():[]}).then(function(list){
+fetch('/clic/settings-errors.json',{cache:'no-store'}).then(function(r){return r.ok?r.json():r.text().then(function(){return []})}).then(function(list){
 if(!Array.isArray(list)||!list.length)return;var ul=box.querySelector('ul');
 list.forEach(function(e){if(!e||typeof e!=='object')return;var li=document.createElement('li');var k=document.createElement('code');k.textContent=String(e.key||'?');li.appendChild(k);
 li.appendChild(document.createTextNode(' : '+String(e[w.message]||e.message||'')));
 if(e.value!==undefined&&e.value!==null&&String(e.value)!==''){var secret=/pass|secret|password|psk/i.test(String(e.key));li.appendChild(document.createTextNode(' ('+w.value+' '+(secret?w.hidden:'\\u201c'+String(e.value)+'\\u201d')+')'))}
 ul.appendChild(li)});box.hidden=false}).catch(function(){})})();
 (function(){var box=document.getElementById('apps-failed');if(!box||!window.fetch)return;
-fetch('/clic/apps-status.json',{cache:'no-store'}).then(function(r){return r.ok?r.json():null}).then(function(s){
+fetch('/clic/apps-status.json',{cache:'no-store'}).then(function(r){return r.ok?r.json():r.text().then(function(){return null})}).then(function(s){
 var all=s&&Array.isArray(s.apps)?s.apps:[];if(document.querySelectorAll)all.forEach(function(a){if(!a||a.state!=='installed')return;
 Array.prototype.forEach.call(document.querySelectorAll('li[data-app]'),function(li){if(li.getAttribute('data-app')===String(a.id))li.hidden=false})});
 var apps=all.filter(function(a){return a&&a.state==='failed'});if(!apps.length)return;var ul=box.querySelector('ul');
@@ -236,7 +237,7 @@ apps.forEach(function(a){var li=document.createElement('li');var k=document.crea
 if(a.message)li.appendChild(document.createTextNode(' : '+String(a.message)));ul.appendChild(li)});box.hidden=false}).catch(function(){})})();
 (function(){if(!window.fetch||!document.querySelectorAll)return;
 Array.prototype.forEach.call(document.querySelectorAll('li[data-check]'),function(li){var url=li.getAttribute('data-check'),want=li.getAttribute('data-check-contains')||'',tries=0;
-(function check(){tries++;fetch(url,{cache:'no-store'}).then(function(r){if(!r.ok)throw r.status;return r.text()}).then(function(body){if(String(body).indexOf(want)<0)throw 'absent';li.hidden=false})
+(function check(){tries++;fetch(url,{cache:'no-store'}).then(function(r){return r.text().then(function(body){if(!r.ok||String(body).indexOf(want)<0)throw 'absent';li.hidden=false})})
 .catch(function(){if(tries<${CHECK_TRIES})setTimeout(check,${CHECK_RETRY_MS})})})()})})();`;
 }
 
@@ -336,8 +337,8 @@ function aboutAdmin(lang: Language, settingsFile: string): string[] {
   ];
 }
 
-const ADMIN_STATE_SCRIPT = `(function(){if(!window.fetch)return;fetch('${ADMIN_STATE_PATH}',{cache:'no-store'}).then(function(r){
-var id=r.status===204?'admin-on':r.status===404?'admin-off':'';var p=id&&document.getElementById(id);if(p)p.hidden=false}).catch(function(){})})();`;
+const ADMIN_STATE_SCRIPT = `(function(){if(!window.fetch)return;fetch('${ADMIN_STATE_PATH}',{cache:'no-store'}).then(function(r){return r.text().then(function(){
+var id=r.status===204?'admin-on':r.status===404?'admin-off':'';var p=id&&document.getElementById(id);if(p)p.hidden=false})}).catch(function(){})})();`;
 
 /** Where the portal's error pages live on its site: only nginx's error_page reaches them. */
 export const ERRORS_PATH = '/clic/errors';

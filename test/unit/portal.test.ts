@@ -170,11 +170,16 @@ async function openPage(html: string, answer: (path: string, nth: number) => Ans
   const document = { getElementById, createElement: element, createTextNode: (t: string) => ({ text: t }), querySelectorAll };
   const fetched: { path: string; cache?: string }[] = [];
   const inflight = new Set<Promise<unknown>>();
+  /** Answers whose body the script never read (a browser keeps those requests open). */
+  const unread = new Set<string>();
   const fetch = (path: string, opts?: { cache?: string }) => {
     fetched.push({ path, cache: opts?.cache });
     const answered = Promise.resolve(answer(path, fetched.filter((f) => f.path === path).length)).then((a) => {
       if (!a) throw new TypeError('Failed to fetch');
-      return { ok: a.status >= 200 && a.status < 300, status: a.status, text: async () => a.body, json: async () => JSON.parse(a.body) };
+      const id = `${path} #${fetched.length}`;
+      unread.add(id);
+      const read = <T>(v: T) => (unread.delete(id), v);
+      return { ok: a.status >= 200 && a.status < 300, status: a.status, text: async () => read(a.body), json: async () => read(JSON.parse(a.body)) };
     });
     inflight.add(answered);
     void answered.catch(() => {}).finally(() => inflight.delete(answered));
@@ -193,6 +198,7 @@ async function openPage(html: string, answer: (path: string, nth: number) => Ans
   return {
     items,
     fetched,
+    unread,
     timers,
     box: (id: string) => getElementById(id)?.hidden,
     /** Each card: shown (true) or hidden (false). */
@@ -259,6 +265,14 @@ describe('service availability: the portal never links to a service that is down
   const page = (lang: 'fr' | 'en' = 'en', services = [...input().services, LIBRARY]) => pageOf(lang, services);
   /** The kit: the library's check answered by `library` (its nth fetch), the JSON files missing. */
   const kit = (library: (nth: number) => Answer | undefined) => (path: string, nth: number) => (path === CHECK ? library(nth) : { status: 404, body: '<!doctype html>' });
+
+  it("reads every answer's body, errors' included: a browser keeps an unread one open and the page never goes idle", async () => {
+    for (const status of [200, 404, 502]) {
+      const opened = await openPage(page('en'), () => ({ status, body: status === 200 ? '[]' : '<!doctype html>' }));
+      expect(opened.fetched.length).toBeGreaterThan(0);
+      expect([...opened.unread], `status ${status}`).toEqual([]);
+    }
+  });
 
   it('renders the card hidden, carrying its check; cards without one are shown', () => {
     for (const lang of LANGUAGES) {
