@@ -2,8 +2,8 @@
  * Boots a copy of the x86_64 image as a deployer would have prepared it (the settings file
  * written on its FAT partition with mtools, never mounted), with a test drive that carries the
  * guest-side script (test/boot/hotspot-guest/) and the client tools the image does not ship:
- * wpa_supplicant (with the libraries it needs) and busybox (for udhcpc), both the build host's
- * Debian binaries. Nothing of the test enters the image; the kernel command line starts the
+ * wpa_supplicant (with the libraries it needs), busybox (for udhcpc) and, for the port scan,
+ * nmap with its data files, all the build host's Debian binaries. Nothing of the test enters the image; the kernel command line starts the
  * script (systemd.run=), which reports "CLIC-TEST <key> <value>" lines on the serial console.
  *
  *   const kit = await bootKit({ image, board, settings: 'wifi_ssid = Atelier\n', scratchDir });
@@ -23,6 +23,7 @@ const exec = promisify(execFile);
 const run = async (argv: string[]) => (await exec(argv[0], argv.slice(1), { maxBuffer: 16 * 1024 * 1024 })).stdout;
 const GUEST = join(import.meta.dirname, 'hotspot-guest');
 const GUEST_SCRIPTS = ['run.sh', 'http.sh', 'udhcpc.sh', 'scan.sh'];
+const NMAP_DATA = ['nmap-services', 'nmap-payloads', 'nmap-protocols'];
 const GLIBC = /^(libc|libm|libresolv|libdl|libpthread|librt|ld-linux[^/]*)\.so/;
 
 export interface KitOptions {
@@ -87,14 +88,17 @@ export async function makeTestDrive(dir: string, expect: KitOptions['expect'], s
     join(tree, 'test.env'),
     [`EXPECT_SSID=${quote(expect.ssid)}`, `PASSPHRASE=${quote(expect.passphrase)}`, `PROBES=${quote(PROBES.map((p) => `${p.os} ${p.url}`).join('\n'))}`, `SCAN=${scan ? 1 : 0}`, ...adminEnv(admin, settingsPath), ''].join('\n'),
   );
-  const tools = { wpa_supplicant: '/usr/sbin/wpa_supplicant', busybox: '/bin/busybox' };
+  const tools = { wpa_supplicant: '/usr/sbin/wpa_supplicant', busybox: '/bin/busybox', ...(scan ? { nmap: '/usr/bin/nmap' } : {}) };
   for (const [name, path] of Object.entries(tools)) {
     cpSync(path, join(tree, 'bin', name), { dereference: true });
     for (const lib of await libsOf(path)) cpSync(lib, join(tree, 'lib', basename(lib)), { dereference: true });
   }
+  // the data files nmap needs for a port scan (its scripts and OS database stay out)
+  mkdirSync(join(tree, 'nmap'));
+  if (scan) for (const f of NMAP_DATA) cpSync(join('/usr/share/nmap', f), join(tree, 'nmap', f));
   const img = join(dir, 'test-drive.img');
-  await run(['mkfs.vfat', '-C', '-n', 'CLICTEST', img, String(32 * 1024)]);
-  await run(['mcopy', '-s', '-i', img, ...[...GUEST_SCRIPTS, 'test.env', 'bin', 'lib'].map((f) => join(tree, f)), '::/']);
+  await run(['mkfs.vfat', '-C', '-n', 'CLICTEST', img, String(64 * 1024)]);
+  await run(['mcopy', '-s', '-i', img, ...[...GUEST_SCRIPTS, 'test.env', 'bin', 'lib', 'nmap'].map((f) => join(tree, f)), '::/']);
   return img;
 }
 

@@ -60,7 +60,7 @@ emit ssh-keys "$(for k in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -l -f "$k";
 emit disk-bytes "$(blockdev --getsize64 /dev/vda)"
 emit data-partition "$(cat /sys/class/block/vda3/start) $(cat /sys/class/block/vda3/size)"
 emit data-fs-bytes "$(df -B1 --output=size /srv/clic-data | tail -n 1 | tr -d ' ')"
-emit active "$(for u in ssh nginx dnsmasq clic-settings clic-firstboot; do echo "$u $(systemctl is-active "$u")"; done)"
+emit active "$(for u in ssh nginx dnsmasq clic-settings; do echo "$u $(systemctl is-active "$u")"; done)"
 emit portal "$(exec 3<>/dev/tcp/127.0.0.1/80 && printf 'GET / HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3 && head -n 1 <&3 | tr -d '\\r')"
 emit fsck-journal "$(journalctl -b -o cat -u 'systemd-fsck*' 2>&1)"
 echo CLIC-TEST-END >/dev/ttyS0
@@ -88,7 +88,7 @@ const lastLine = (console: string) =>
     .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
     .split(/\r?\n/)
     .map((l) => l.trim())
-    .filter(Boolean)
+    .filter((l) => l && !l.startsWith('qemu-system-'))
     .at(-1) ?? '';
 
 /** A checker's exit code and output (fsck's codes say what it found: 0 is clean). */
@@ -161,7 +161,8 @@ describe(`${IMAGE}: ${CUTS} power cuts at random moments (seed ${SEED}), then a 
     expect(cuts).toHaveLength(CUTS);
     expect(report['system-state'], JSON.stringify(cuts)).toBe('running');
     expect(report['failed-units']).toBe('');
-    for (const u of ['ssh', 'nginx', 'dnsmasq', 'clic-settings', 'clic-firstboot']) expect(report.active).toMatch(new RegExp(`^${u} active$`, 'm'));
+    // (clic-firstboot.service is done once: on these boots its condition skips it, the marker below says it finished)
+    for (const u of ['ssh', 'nginx', 'dnsmasq', 'clic-settings']) expect(report.active).toMatch(new RegExp(`^${u} active$`, 'm'));
     expect(report.portal).toMatch(/^HTTP\/1\.1 200 /);
   });
 

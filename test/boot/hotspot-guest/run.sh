@@ -166,7 +166,9 @@ if [ -n "${ADMIN_PASSWORD:-}" ]; then
     mark admin-change "status=$(admin "admin:$ADMIN_PASSWORD" "$KIT" "$KIT/clic/admin/api" POST "$NEW_SETTINGS_FORM" | status_of)"
     seen_new() { in_ns iw dev "$CLIENT" scan 2> /dev/null | sed -n 's/^\s*SSID: //p' | grep -qxF -- "$NEW_SSID"; }
     wait_for 120 seen_new || mark error "the new SSID was not on the air within 120 s of the change"
-    mark admin-hostapd "$(grep -E '^(ssid|channel)=' /run/clic/hotspot/hostapd.conf | xargs)"
+    # hostapd's SSID is written in hex (ssid2=, any UTF-8 name)
+    ssid_hex=$(sed -n 's/^ssid2=//p' /run/clic/hotspot/hostapd.conf)
+    mark admin-hostapd "ssid=$(printf '%b' "$(sed 's/../\\x&/g' <<< "$ssid_hex")") $(grep -E '^channel=' /run/clic/hotspot/hostapd.conf)"
     mark admin-settings-file "$(base64 -w0 "$SETTINGS_FILE")"
     # the phone joins the renamed network (its address is still set: no new lease needed)
     kill "$(cat /run/clic-test/wpa.pid)"
@@ -176,7 +178,7 @@ if [ -n "${ADMIN_PASSWORD:-}" ]; then
     wait_for 30 sh -c "ip netns exec $NS iw dev $CLIENT link | grep -q '^Connected'" || mark error "no association with the new SSID"
     mark admin-associated "$(in_ns iw dev "$CLIENT" link | sed -n 's/^\s*SSID: //p')"
     api=$(admin "admin:$ADMIN_PASSWORD" '' "$KIT/clic/admin/api" | body_of)
-    mark admin-last "$(grep -o '"last": *{"state": *"[a-z]*"' <<< "$api" | grep -o '"[a-z]*"$' | tr -d '"')"
+    mark admin-last "$(sed -n 's/.*"last": *{[^}]*"state": *"\([a-z]*\)".*/\1/p' <<< "$api")"
     mark admin-secrets-journal "$(journalctl -b -o cat | grep -c -F -e "$PASSPHRASE" -e "$ADMIN_PASSWORD" -e "$ADMIN_HASH")"
 fi
 mark done
