@@ -16,7 +16,7 @@
  * reads an article of each ZIM file, by its dated and undated names.
  */
 import { writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,7 +82,7 @@ async function damagedDisk(image: string, fatIndex: number): Promise<{ late: str
   const late = join(scratch, 'late-content.img');
   await runCommand(['dd', `if=${image}`, `of=${late}`, 'bs=1M', `skip=${data.start * 512}`, `count=${data.size * 512}`, 'iflag=skip_bytes,count_bytes', 'conv=sparse', 'status=none']);
   const overlay = join(scratch, 'vm', 'disk.qcow2');
-  await runCommand(['mkdir', '-p', join(scratch, 'vm')]);
+  await mkdir(join(scratch, 'vm'), { recursive: true });
   await runCommand(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', image, '-F', 'raw', overlay]);
   // the FAT partition's first MiB (boot sector, its backup, the FATs' start) and the content
   // partition's first 4 MiB (the ext4 superblock): no file system is found on either any more

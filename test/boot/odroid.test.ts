@@ -98,11 +98,8 @@ describe.each(ODROID_BOARDS)('%s image (stand-in bootloader blobs)', (name) => {
     // boards of one SoC family share their kernel, initrd and arguments: the same bytes boot the same way on virt
     const files = await extractExtlinuxBootFiles(image, board, mkdtempSync(join(scratch, `${name}-files-`)));
     const fingerprint = [files.kernel, files.initrd].map((f) => createHash('sha256').update(readFileSync(f)).digest('hex')).concat(files.cmdline).join(' ');
-    const twin = booted.get(fingerprint);
-    if (twin) {
-      expect(twin).not.toBe(name);
-      return;
-    }
+    // booted already, under another board's name: the login prompt it reached is this board's too
+    if (booted.has(fingerprint)) return;
     const r = await bootImage({ image, board, scratchDir: mkdtempSync(join(scratch, `${name}-boot-`)), timeoutMs: 900_000 });
     writeFileSync(image.replace(/\.img$/, `.${board.qemu.machine}.console.log`), r.console);
     expect(r.failure, r.console.slice(-3000)).toBeUndefined();
